@@ -1,0 +1,239 @@
+// Package badgerstore is custos's embedded ledger store on
+// github.com/dgraph-io/badger/v4.
+//
+// Every Commit is one badger transaction with SyncWrites on, so a batch of
+// leaves, its tree hashes and its checkpoint become durable together or not
+// at all. badger's directory lock keeps a second process out (ErrInUse);
+// checksums are verified on every table and block read, and on value-log
+// reads. badger is not the integrity layer: package ledger re-checks what it
+// reads (leaf hashes, the hash chain, the signed root).
+//
+// Keys:
+//
+//	"l" + uint64 index (big-endian)          -> encoded leaf
+//	"h" + uint64 stored-hash index           -> 32-byte hash (tlog.StoredHashIndex)
+//	"m/size"                                 -> uint64 number of leaves
+//	"m/checkpoint"                           -> latest signed checkpoint
+package badgerstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"strings"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/custos-ledger/custos/ledger"
+)
+
+var (
+	keySize       = []byte("m/size")
+	keyCheckpoint = []byte("m/checkpoint")
+)
+
+// Options configure Open.
+type Options struct {
+	// ReadOnly opens the store with a shared lock: any number of readers,
+	// no writer.
+	ReadOnly bool
+	// Logger receives badger's warnings and errors; nil discards them.
+	Logger *log.Logger
+}
+
+// Store is a ledger.Store in a badger directory.
+type Store struct {
+	db *badger.DB
+}
+
+var _ ledger.Store = (*Store)(nil)
+
+// Open opens (creating if needed, unless read-only) the badger directory
+// dir. Another process holding it gives an error wrapping ledger.ErrInUse.
+func Open(dir string, o Options) (s *Store, err error) {
+	opts := badger.DefaultOptions(dir).
+		WithSyncWrites(true).
+		WithReadOnly(o.ReadOnly).
+		WithChecksumVerificationMode(options.OnTableAndBlockRead).
+		WithVerifyValueChecksum(true).
+		WithLogger(quietLogger{o.Logger}).
+		WithNumVersionsToKeep(1)
+	if o.ReadOnly {
+		if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
+			return nil, fmt.Errorf("no ledger store at %s: %w", dir, err)
+		}
+	}
+	// badger panics on some damaged directories (dgraph-io/badger#1797);
+	// report them as errors.
+	defer func() {
+		if r := recover(); r != nil {
+			s, err = nil, fmt.Errorf("opening ledger store %s: storage corrupt: %v", dir, r)
+		}
+	}()
+	db, err := badger.Open(opts)
+	if err != nil {
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, fmt.Errorf("%w: %s%s", ledger.ErrInUse, dir, lockHolder(dir))
+		}
+		return nil, fmt.Errorf("opening ledger store %s: %w", dir, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// lockHolder names the process that badger recorded in its lock file.
+func lockHolder(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, "LOCK"))
+	if err != nil {
+		return ""
+	}
+	pid := strings.TrimSpace(string(b))
+	if pid == "" || len(pid) > 20 {
+		return ""
+	}
+	return " (held by pid " + pid + ")"
+}
+
+func leafKey(n int64) []byte { return binary.BigEndian.AppendUint64([]byte{'l'}, uint64(n)) }
+func hashKey(n int64) []byte { return binary.BigEndian.AppendUint64([]byte{'h'}, uint64(n)) }
+
+// ReadHashes implements ledger.Store.
+func (s *Store) ReadHashes(indexes []int64) ([]ledger.Hash, error) {
+	out := make([]ledger.Hash, len(indexes))
+	err := s.db.View(func(txn *badger.Txn) error {
+		for i, n := range indexes {
+			item, err := txn.Get(hashKey(n))
+			if err != nil {
+				return fmt.Errorf("stored hash %d: %w", n, err)
+			}
+			err = item.Value(func(v []byte) error {
+				if len(v) != len(ledger.Hash{}) {
+					return fmt.Errorf("stored hash %d is %d bytes", n, len(v))
+				}
+				copy(out[i][:], v)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ReadLeaves implements ledger.Store.
+func (s *Store) ReadLeaves(start int64, n int) ([][]byte, error) {
+	out := make([][]byte, n)
+	err := s.db.View(func(txn *badger.Txn) error {
+		for i := range out {
+			item, err := txn.Get(leafKey(start + int64(i)))
+			if err != nil {
+				return fmt.Errorf("leaf %d: %w", start+int64(i), err)
+			}
+			if out[i], err = item.ValueCopy(nil); err != nil {
+				return fmt.Errorf("leaf %d: %w", start+int64(i), err)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Head implements ledger.Store.
+func (s *Store) Head() (size int64, checkpoint []byte, err error) {
+	err = s.db.View(func(txn *badger.Txn) error {
+		size, err = readSize(txn)
+		if err != nil {
+			return err
+		}
+		item, err := txn.Get(keyCheckpoint)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		checkpoint, err = item.ValueCopy(nil)
+		return err
+	})
+	return size, checkpoint, err
+}
+
+func readSize(txn *badger.Txn) (int64, error) {
+	item, err := txn.Get(keySize)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	var size int64
+	err = item.Value(func(v []byte) error {
+		if len(v) != 8 || binary.BigEndian.Uint64(v) >= 1<<63 {
+			return fmt.Errorf("stored size is malformed (%d bytes)", len(v))
+		}
+		size = int64(binary.BigEndian.Uint64(v))
+		return nil
+	})
+	return size, err
+}
+
+// Commit implements ledger.Store: one synced badger transaction.
+func (s *Store) Commit(size int64, leaves [][]byte, hashes []ledger.Hash, checkpoint []byte) error {
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	have, err := readSize(txn)
+	if err != nil {
+		return err
+	}
+	if have != size {
+		return fmt.Errorf("store holds %d leaves, commit expected %d", have, size)
+	}
+	for i, b := range leaves {
+		if err := txn.Set(leafKey(size+int64(i)), b); err != nil {
+			return err
+		}
+	}
+	base := tlog.StoredHashCount(size)
+	for i, h := range hashes {
+		if err := txn.Set(hashKey(base+int64(i)), h[:]); err != nil {
+			return err
+		}
+	}
+	newSize := size + int64(len(leaves))
+	if err := txn.Set(keySize, binary.BigEndian.AppendUint64(nil, uint64(newSize))); err != nil {
+		return err
+	}
+	if err := txn.Set(keyCheckpoint, checkpoint); err != nil {
+		return err
+	}
+	return txn.Commit()
+}
+
+// Close implements ledger.Store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DB returns the underlying badger handle, for tests and benchmarks that
+// compare with raw badger writes.
+func (s *Store) DB() *badger.DB { return s.db }
+
+// quietLogger forwards badger's warnings and errors and drops its chatter.
+type quietLogger struct{ l *log.Logger }
+
+func (q quietLogger) Errorf(f string, a ...any) {
+	if q.l != nil {
+		q.l.Printf("badger error: "+f, a...)
+	}
+}
+func (q quietLogger) Warningf(f string, a ...any) {
+	if q.l != nil {
+		q.l.Printf("badger warning: "+f, a...)
+	}
+}
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Debugf(string, ...any) {}

@@ -1,0 +1,184 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// MaxProofHashes caps the hash lines of a proof. An RFC 6962 proof in a tree
+// of fewer than 2^63 leaves has at most 63 inclusion hashes and 2*63
+// consistency hashes; C2SP tlog-witness caps consistency proofs at 63 lines,
+// which covers every tree custos will ever hold.
+const MaxProofHashes = 63
+
+// MaxProofSize caps a whole proof text before it is parsed.
+const MaxProofSize = MaxCheckpointSize + 128 + MaxProofHashes*46
+
+// inclusionHeader is the first line of a C2SP tlog-proof.
+const inclusionHeader = "c2sp.org/tlog-proof@v1"
+
+// An InclusionProof is a C2SP tlog-proof (https://c2sp.org/tlog-proof): the
+// index of a leaf, its RFC 6962 inclusion path, and the signed checkpoint the
+// path leads to.
+//
+//	c2sp.org/tlog-proof@v1
+//	index 3
+//	<base64 hash, leaf's sibling first>
+//	...
+//	<empty line>
+//	<signed checkpoint, verbatim>
+type InclusionProof struct {
+	Extra      []byte // optional, unauthenticated; custos writes none
+	Index      int64
+	Path       []Hash
+	Checkpoint []byte // signed note
+}
+
+// Marshal returns the proof in C2SP tlog-proof text form.
+func (p *InclusionProof) Marshal() []byte {
+	var b bytes.Buffer
+	b.WriteString(inclusionHeader + "\n")
+	if p.Extra != nil {
+		fmt.Fprintf(&b, "extra %s\n", base64.StdEncoding.EncodeToString(p.Extra))
+	}
+	fmt.Fprintf(&b, "index %d\n", p.Index)
+	writeHashes(&b, p.Path)
+	b.WriteString("\n")
+	b.Write(p.Checkpoint)
+	return b.Bytes()
+}
+
+// ParseInclusionProof parses C2SP tlog-proof text. It checks the form only;
+// package verify checks the path and the checkpoint's signatures. Errors are
+// *ParseError.
+func ParseInclusionProof(b []byte) (*InclusionProof, error) {
+	lines, cp, err := splitProof(b, "inclusion proof")
+	if err != nil {
+		return nil, err
+	}
+	bad := func(field, format string, args ...any) error {
+		return &ParseError{What: "inclusion proof", Field: field, Msg: fmt.Sprintf(format, args...)}
+	}
+	if len(lines) == 0 || lines[0] != inclusionHeader {
+		return nil, bad("header", "first line must be %q", inclusionHeader)
+	}
+	lines = lines[1:]
+	p := &InclusionProof{Checkpoint: cp}
+	if len(lines) > 0 && strings.HasPrefix(lines[0], "extra ") {
+		p.Extra, err = base64.StdEncoding.Strict().DecodeString(lines[0][len("extra "):])
+		if err != nil {
+			return nil, bad("extra", "not base64")
+		}
+		lines = lines[1:]
+	}
+	if len(lines) == 0 || !strings.HasPrefix(lines[0], "index ") {
+		return nil, bad("index", "missing index line")
+	}
+	if p.Index, err = parseDecimal(lines[0][len("index "):]); err != nil {
+		return nil, bad("index", "%v", err)
+	}
+	if p.Path, err = parseHashes(lines[1:]); err != nil {
+		return nil, bad("path", "%v", err)
+	}
+	return p, nil
+}
+
+// A ConsistencyProof proves that the tree of size Old is a prefix of the tree
+// in Checkpoint. Its text is the body of a C2SP tlog-witness add-checkpoint
+// request (https://c2sp.org/tlog-witness), so it can be handed to a witness
+// as it is:
+//
+//	old 5
+//	<base64 hash>
+//	...
+//	<empty line>
+//	<signed checkpoint, verbatim>
+type ConsistencyProof struct {
+	Old        int64
+	Path       []Hash
+	Checkpoint []byte // signed note of the newer tree
+}
+
+// Marshal returns the proof in tlog-witness request form.
+func (p *ConsistencyProof) Marshal() []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "old %d\n", p.Old)
+	writeHashes(&b, p.Path)
+	b.WriteString("\n")
+	b.Write(p.Checkpoint)
+	return b.Bytes()
+}
+
+// ParseConsistencyProof parses the form Marshal writes. Errors are
+// *ParseError.
+func ParseConsistencyProof(b []byte) (*ConsistencyProof, error) {
+	lines, cp, err := splitProof(b, "consistency proof")
+	if err != nil {
+		return nil, err
+	}
+	bad := func(field, format string, args ...any) error {
+		return &ParseError{What: "consistency proof", Field: field, Msg: fmt.Sprintf(format, args...)}
+	}
+	if len(lines) == 0 || !strings.HasPrefix(lines[0], "old ") {
+		return nil, bad("old", "first line must be \"old <size>\"")
+	}
+	p := &ConsistencyProof{Checkpoint: cp}
+	if p.Old, err = parseDecimal(lines[0][len("old "):]); err != nil {
+		return nil, bad("old", "%v", err)
+	}
+	if p.Path, err = parseHashes(lines[1:]); err != nil {
+		return nil, bad("path", "%v", err)
+	}
+	return p, nil
+}
+
+// splitProof caps the input and splits it at the first empty line into the
+// proof's lines and the checkpoint that follows.
+func splitProof(b []byte, what string) (lines []string, checkpoint []byte, err error) {
+	if len(b) > MaxProofSize {
+		return nil, nil, &ParseError{What: what, Msg: fmt.Sprintf("%d bytes exceeds the %d-byte cap", len(b), MaxProofSize)}
+	}
+	head, cp, ok := bytes.Cut(b, []byte("\n\n"))
+	if !ok || len(cp) == 0 {
+		return nil, nil, &ParseError{What: what, Msg: "no checkpoint after an empty line"}
+	}
+	return strings.Split(string(head), "\n"), cp, nil
+}
+
+func writeHashes(b *bytes.Buffer, hs []Hash) {
+	for _, h := range hs {
+		b.WriteString(base64.StdEncoding.EncodeToString(h[:]))
+		b.WriteString("\n")
+	}
+}
+
+func parseHashes(lines []string) ([]Hash, error) {
+	if len(lines) > MaxProofHashes {
+		return nil, fmt.Errorf("%d hashes, at most %d allowed", len(lines), MaxProofHashes)
+	}
+	hs := make([]Hash, len(lines))
+	for i, l := range lines {
+		raw, err := base64.StdEncoding.Strict().DecodeString(l)
+		if err != nil || len(raw) != len(Hash{}) {
+			return nil, fmt.Errorf("line %d: want a base64 SHA-256 hash", i+1)
+		}
+		copy(hs[i][:], raw)
+	}
+	return hs, nil
+}
+
+// parseDecimal parses a non-negative decimal with no sign and no leading
+// zeros, as C2SP formats require.
+func parseDecimal(s string) (int64, error) {
+	if s == "" || (len(s) > 1 && s[0] == '0') || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, fmt.Errorf("%q is not a canonical decimal", s)
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q out of range", s)
+	}
+	return n, nil
+}
