@@ -169,4 +169,3 @@ func TestRollbackRefused(t *testing.T) {
 		}
 	}
 }
-
