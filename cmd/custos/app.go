@@ -1,0 +1,99 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/urfave/cli/v2"
+)
+
+// env carries what commands need from the process, so tests can run the
+// app in-process.
+type env struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	pw     *passwords
+}
+
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr,
+		pw: &passwords{getenv: os.Getenv, stderr: stderr}}
+	app := &cli.App{
+		Name:  "custos",
+		Usage: "evidence chain-of-custody ledger: signed, hash-chained, witnessed",
+		Description: "Exit codes: 0 ok, 1 verification failed, 2 usage (or wrong password), 3 malformed input,\n" +
+			"4 I/O error, 5 ledger in use, 6 equivocation, 7 rollback (store behind a published checkpoint).\n" +
+			"Passwords come from CUSTOS_PASSWORD (actor keys) and CUSTOS_LOG_PASSWORD (the log key,\n" +
+			"falling back to CUSTOS_PASSWORD), or a terminal prompt; never from a flag.",
+		Reader:          stdin,
+		Writer:          stdout,
+		ErrWriter:       stderr,
+		HideHelpCommand: true,
+		ExitErrHandler:  func(*cli.Context, error) {},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return &usageError{err.Error()}
+		},
+		CommandNotFound: func(c *cli.Context, name string) {
+			fmt.Fprintf(stderr, "custos: unknown command %q; see custos --help\n", name)
+		},
+		Commands: []*cli.Command{
+			e.initCommand(),
+			e.keyCommand(),
+			e.submitCommand(),
+			e.checkpointCommand(),
+			e.proveCommand(),
+			e.showCommand(),
+			e.fsckCommand(),
+			e.demoCommand(),
+		},
+	}
+	for _, c := range app.Commands {
+		setUsageError(c)
+	}
+	return app
+}
+
+func setUsageError(c *cli.Command) {
+	c.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+		return &usageError{fmt.Sprintf("%s: %v", c.Name, err)}
+	}
+	for _, sub := range c.Subcommands {
+		setUsageError(sub)
+	}
+}
+
+var (
+	ledgerFlag = &cli.StringFlag{Name: "ledger", Usage: "ledger directory", EnvVars: []string{"CUSTOS_LEDGER"}}
+	jsonFlag   = &cli.BoolFlag{Name: "json", Usage: "print results as JSON on stdout"}
+)
+
+// ledgerOf returns the --ledger directory, or a usage error.
+func ledgerOf(c *cli.Context) (ledgerDir, error) {
+	d := c.String("ledger")
+	if d == "" {
+		return "", usagef("%s: --ledger DIR (or CUSTOS_LEDGER) is required", c.Command.Name)
+	}
+	return ledgerDir(d), nil
+}
+
+// emit prints v as JSON with --json, else calls text.
+func (e *env) emit(c *cli.Context, v any, text func(w io.Writer)) error {
+	if c.Bool("json") {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	text(e.stdout)
+	return nil
+}
+
+// noArgs refuses stray positional arguments.
+func noArgs(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usagef("%s: unexpected argument %q", c.Command.Name, c.Args().First())
+	}
+	return nil
+}

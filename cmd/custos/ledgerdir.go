@@ -1,0 +1,254 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/term"
+
+	"github.com/custos-ledger/custos/custody"
+	"github.com/custos-ledger/custos/ledger"
+	"github.com/custos-ledger/custos/ledger/badgerstore"
+)
+
+// A ledger directory holds:
+//
+//	store/       the badger store (leaves, tree hashes, latest checkpoint)
+//	checkpoint   the latest signed checkpoint, kept outside the store so a
+//	             store restored from an older copy is caught on open
+//	log.key      the log's Ed25519 checkpoint key, password-encrypted
+//	log.pub      its public key (PEM)
+//	log.vkey     its sumdb/note verifier key, name+hash+base64
+//	keys/        public keys of signers seen by submit, named by key id,
+//	             for fsck's signature checks
+const (
+	storeDirName   = "store"
+	checkpointName = "checkpoint"
+	logKeyName     = "log.key"
+	logPubName     = "log.pub"
+	logVKeyName    = "log.vkey"
+	keysDirName    = "keys"
+)
+
+// maxInputFile caps any file custos reads whole (statements, keys, proofs).
+const maxInputFile = 2 << 20
+
+type ledgerDir string
+
+func (d ledgerDir) path(name string) string { return filepath.Join(string(d), name) }
+
+// readVerifier reads the log's verifier key.
+func (d ledgerDir) readVerifier() (note.Verifier, string, error) {
+	b, err := readFileCapped(d.path(logVKeyName), 1<<10)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, "", fmt.Errorf("%s is not a custos ledger (no %s); create one with custos init", d, logVKeyName)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	vkey := strings.TrimSpace(string(b))
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %s: %v", errMalformed, d.path(logVKeyName), err)
+	}
+	return v, vkey, nil
+}
+
+// openRead opens the ledger for reading, with badger's shared lock.
+func (d ledgerDir) openRead() (*ledger.Log, error) {
+	v, _, err := d.readVerifier()
+	if err != nil {
+		return nil, err
+	}
+	st, err := badgerstore.Open(d.path(storeDirName), badgerstore.Options{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	l, err := ledger.Open(st, ledger.Options{Verifier: v, CheckpointFile: d.path(checkpointName)})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// openWrite opens the ledger for appending; it decrypts the log key.
+func (d ledgerDir) openWrite(pw *passwords) (*ledger.Log, error) {
+	v, _, err := d.readVerifier()
+	if err != nil {
+		return nil, err
+	}
+	signer, err := d.logSigner(pw, v.Name())
+	if err != nil {
+		return nil, err
+	}
+	st, err := badgerstore.Open(d.path(storeDirName), badgerstore.Options{})
+	if err != nil {
+		return nil, err
+	}
+	l, err := ledger.Open(st, ledger.Options{Verifier: v, Signer: signer, CheckpointFile: d.path(checkpointName)})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+func (d ledgerDir) logSigner(pw *passwords, origin string) (note.Signer, error) {
+	b, err := readFileCapped(d.path(logKeyName), custody.MaxKeyFileSize)
+	if err != nil {
+		return nil, fmt.Errorf("reading log key: %w", err)
+	}
+	password, err := pw.get(logPasswordEnv, "log key "+d.path(logKeyName), false)
+	if err != nil {
+		return nil, err
+	}
+	k, err := custody.ParsePrivateKey(b, password)
+	if err != nil {
+		return nil, fmt.Errorf("log key %s: %w", d.path(logKeyName), err)
+	}
+	return k.NoteSigner(origin)
+}
+
+// recordKey keeps a signer's public key for fsck, named by its key id.
+func (d ledgerDir) recordKey(pub *custody.PublicKey) error {
+	name, err := keyFileName(pub.KeyID())
+	if err != nil {
+		return err
+	}
+	dir := d.path(keysDirName)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(dir, name)
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	return ledger.WriteFileAtomic(path, pub.MarshalPEM(), 0o644)
+}
+
+// keyFileName generates the file name for a key id ("sha256:<hex>"),
+// checking the id's form: names are made by custos, never taken as given.
+func keyFileName(keyID string) (string, error) {
+	hexPart, ok := strings.CutPrefix(keyID, "sha256:")
+	if !ok || len(hexPart) != 64 || strings.Trim(hexPart, "0123456789abcdef") != "" {
+		return "", fmt.Errorf("%w: key id %q", errMalformed, keyID)
+	}
+	return "sha256-" + hexPart + ".pub", nil
+}
+
+// knownKeys loads the public keys in keys/ and any extra files given.
+func (d ledgerDir) knownKeys(extra []string) (map[string]*custody.PublicKey, error) {
+	keys := map[string]*custody.PublicKey{}
+	entries, err := os.ReadDir(d.path(keysDirName))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	var files []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".pub") && e.Type().IsRegular() {
+			files = append(files, filepath.Join(d.path(keysDirName), e.Name()))
+		}
+	}
+	files = append(files, extra...)
+	for _, f := range files {
+		pub, err := readPublicKey(f)
+		if err != nil {
+			return nil, err
+		}
+		keys[pub.KeyID()] = pub
+	}
+	return keys, nil
+}
+
+func readPublicKey(path string) (*custody.PublicKey, error) {
+	b, err := readFileCapped(path, custody.MaxKeyFileSize)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := custody.ParsePublicKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return pub, nil
+}
+
+// readFileCapped reads a whole file, refusing one larger than limit before
+// reading it. "-" reads standard input.
+func readFileCapped(path string, limit int64) ([]byte, error) {
+	var r io.Reader
+	if path == "-" {
+		r = os.Stdin
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > limit {
+			return nil, fmt.Errorf("%w: %s is %d bytes, more than the %d-byte limit", errMalformed, path, st.Size(), limit)
+		}
+		r = f
+	}
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%w: %s is more than the %d-byte limit", errMalformed, path, limit)
+	}
+	return b, nil
+}
+
+// Passwords come from the environment or a terminal prompt, never from a
+// flag (flags land in shell history and process listings).
+const (
+	passwordEnv    = "CUSTOS_PASSWORD"     // actor keys
+	logPasswordEnv = "CUSTOS_LOG_PASSWORD" // the log key; falls back to CUSTOS_PASSWORD
+)
+
+type passwords struct {
+	getenv func(string) string
+	stderr io.Writer
+}
+
+// get returns the password for what: from env (or CUSTOS_PASSWORD as a
+// fallback), else from a prompt on the terminal. confirm asks twice.
+func (p *passwords) get(env, what string, confirm bool) ([]byte, error) {
+	if v := p.getenv(env); v != "" {
+		return []byte(v), nil
+	}
+	if v := p.getenv(passwordEnv); v != "" {
+		return []byte(v), nil
+	}
+	fd := int(os.Stdin.Fd())
+	if !term.IsTerminal(fd) {
+		return nil, usagef("a password is needed for %s: set %s or run on a terminal", what, env)
+	}
+	fmt.Fprintf(p.stderr, "Password for %s: ", what)
+	pw, err := term.ReadPassword(fd)
+	fmt.Fprintln(p.stderr)
+	if err != nil {
+		return nil, err
+	}
+	if confirm {
+		fmt.Fprintf(p.stderr, "Again: ")
+		again, err := term.ReadPassword(fd)
+		fmt.Fprintln(p.stderr)
+		if err != nil {
+			return nil, err
+		}
+		if string(again) != string(pw) {
+			return nil, usagef("passwords do not match")
+		}
+	}
+	if len(pw) == 0 {
+		return nil, usagef("empty password for %s", what)
+	}
+	return pw, nil
+}

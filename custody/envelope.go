@@ -1,0 +1,113 @@
+package custody
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+)
+
+// MaxSignatures is the most signatures an envelope may carry.
+const MaxSignatures = 16
+
+// maxKeyIDLen caps Signature.KeyID, in bytes. A custos key id is 71 bytes.
+const maxKeyIDLen = 256
+
+// Envelope is a DSSE v1 envelope
+// (https://github.com/secure-systems-lab/dsse/blob/master/envelope.md).
+//
+// Its one encoding, produced by Marshal and the only one ParseEnvelope
+// accepts, is compact JSON with the fields in the order below, byte strings
+// in standard base64 with padding, and strings escaped as encoding/json
+// escapes them. Every signature carries its "keyid", possibly empty. For
+// example (payload and signature shortened):
+//
+//	{"payloadType":"application/vnd.in-toto+json","payload":"eyJfdHlwZSI6...","signatures":[{"keyid":"sha256:5d4e...","sig":"MEUCIQ..."}]}
+type Envelope struct {
+	PayloadType string      `json:"payloadType"`
+	Payload     []byte      `json:"payload"`
+	Signatures  []Signature `json:"signatures"`
+}
+
+// Signature is one DSSE signature: Sig over PAE(payloadType, payload), by the
+// key named by KeyID (PublicKey.KeyID).
+type Signature struct {
+	KeyID string `json:"keyid"`
+	Sig   []byte `json:"sig"`
+}
+
+// ParseEnvelope parses a DSSE envelope of at most MaxEnvelopeSize bytes. It
+// requires the payload type PayloadType, a non-empty payload, 1 to
+// MaxSignatures signatures with non-empty sig and distinct keyid, and that
+// the input be canonical: Marshal of the result must give b back byte for
+// byte. The last rule makes an envelope, and so a ledger leaf, non-malleable.
+//
+// ParseEnvelope checks neither the signatures nor the payload; see
+// VerifyEnvelope. Malformed input gives a *ParseError with What "envelope".
+func ParseEnvelope(b []byte) (*Envelope, error) {
+	const what = "envelope"
+	var e Envelope
+	if err := decodeStrict(what, MaxEnvelopeSize, b, &e); err != nil {
+		return nil, err
+	}
+	if e.PayloadType != PayloadType {
+		return nil, parseErr(what, "payloadType", "want %q, got %s", PayloadType, quoteShort(e.PayloadType))
+	}
+	if len(e.Payload) == 0 {
+		return nil, parseErr(what, "payload", "must not be empty")
+	}
+	if len(e.Signatures) == 0 || len(e.Signatures) > MaxSignatures {
+		return nil, parseErr(what, "signatures", "want 1 to %d signatures, got %d", MaxSignatures, len(e.Signatures))
+	}
+	seen := make(map[string]bool, len(e.Signatures))
+	for i, s := range e.Signatures {
+		if len(s.Sig) == 0 {
+			return nil, parseErr(what, fmt.Sprintf("signatures[%d].sig", i), "must not be empty")
+		}
+		f := fmt.Sprintf("signatures[%d].keyid", i)
+		if len(s.KeyID) > maxKeyIDLen {
+			return nil, parseErr(what, f, "want at most %d bytes, got %d", maxKeyIDLen, len(s.KeyID))
+		}
+		if s.KeyID != "" && seen[s.KeyID] {
+			return nil, parseErr(what, f, "repeats the key id of an earlier signature")
+		}
+		seen[s.KeyID] = true
+	}
+	if !bytes.Equal(e.Marshal(), b) {
+		return nil, parseErr(what, "", "not in canonical form")
+	}
+	return &e, nil
+}
+
+// Marshal returns the canonical encoding of e (see Envelope).
+func (e *Envelope) Marshal() []byte {
+	b := make([]byte, 0, 64+base64.StdEncoding.EncodedLen(len(e.Payload))+len(e.Signatures)*(64+maxKeyIDLen))
+	b = append(b, `{"payloadType":`...)
+	b = appendString(b, e.PayloadType)
+	b = append(b, `,"payload":"`...)
+	b = base64.StdEncoding.AppendEncode(b, e.Payload)
+	b = append(b, `","signatures":[`...)
+	for i, s := range e.Signatures {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"keyid":`...)
+		b = appendString(b, s.KeyID)
+		b = append(b, `,"sig":"`...)
+		b = base64.StdEncoding.AppendEncode(b, s.Sig)
+		b = append(b, `"}`...)
+	}
+	return append(b, "]}"...)
+}
+
+// appendString appends s as encoding/json encodes a string.
+func appendString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s) // json.Marshal of a string cannot fail
+	return append(b, q...)
+}
+
+// Statement parses the envelope's payload as a Statement. It does not check
+// any signature: use it for display, and VerifyEnvelope for anything else.
+func (e *Envelope) Statement() (*Statement, error) {
+	return ParseStatement(e.Payload)
+}
