@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
@@ -313,36 +314,70 @@ func keysFrom(skey, vkey string) (ledgertest.Keys, error) {
 	return ledgertest.Keys{Signer: s, Verifier: v, VKey: vkey}, nil
 }
 
-// TestKilledBetweenFirstCommitAndCheckpointFile builds the state a kill
-// leaves when it lands inside the Open that initialises a ledger, after
-// the store committed the first checkpoint (size 0) and before the
-// checkpoint file was written. The next Open must accept it: nothing was
-// ever acknowledged, so nothing can have been rolled back.
-func TestKilledBetweenFirstCommitAndCheckpointFile(t *testing.T) {
+// TestKilledInsideFirstOpen builds the state a kill leaves when it lands
+// inside the Open that initialises a ledger, between the writes of the
+// first checkpoint (size 0) to its two places: the checkpoint file is
+// written first, then the store. The next Open must accept it: nothing was
+// ever acknowledged, so nothing can have been rolled back. (Written the
+// other way round, the kill left a checkpointed store without its file,
+// which no Open accepted.)
+func TestKilledInsideFirstOpen(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "store")
 	keys := ledgertest.NewKeys(t, "example.org/crash-init")
 	st, err := badgerstore.Open(dir, badgerstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp, err := ledger.SignCheckpoint(ledger.Checkpoint{Origin: keys.Verifier.Name(), Size: 0, Root: tlog.Hash(sha256.Sum256(nil))}, keys.Signer)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	empty := ledger.Checkpoint{Origin: keys.Verifier.Name(), Size: 0, Root: tlog.Hash(sha256.Sum256(nil))}
+	cp, err := ledger.SignCheckpoint(empty, keys.Signer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Commit(0, nil, nil, cp); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Close(); err != nil {
+	if err := ledger.WriteFileAtomic(dir+".checkpoint", cp, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	l, err := ledgertest.OpenErr(dir, keys)
 	if err != nil {
-		t.Fatalf("Open(store initialised, no checkpoint file yet) = %v", err)
+		t.Fatalf("Open(empty store, size-0 checkpoint file) = %v", err)
 	}
 	if _, _, err := l.Append(context.Background(), ledgertest.Entry(0)); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWipedStoreRefused: an empty store beside a checkpoint file that was
+// published at a larger size is a rollback, not a new ledger to initialise
+// (which would overwrite the file and erase the evidence).
+func TestWipedStoreRefused(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	keys := ledgertest.NewKeys(t, "example.org/wiped")
+	l := ledgertest.Open(t, dir, keys)
+	for i := range 3 {
+		if _, _, err := l.Append(context.Background(), ledgertest.Entry(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ledgertest.OpenErr(dir, keys)
+	if !errors.Is(err, ledger.ErrRollback) {
+		t.Fatalf("Open(wiped store) = %v, want ErrRollback", err)
+	}
+	b, rerr := os.ReadFile(dir + ".checkpoint")
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	if c, _, err := ledger.OpenCheckpoint(b, keys.Verifier); err != nil || c.Size != 3 {
+		t.Errorf("checkpoint file after refused Open: size %d, %v; want size 3 kept", c.Size, err)
 	}
 }

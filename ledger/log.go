@@ -114,13 +114,24 @@ func Open(store Store, opts Options) (*Log, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := store.Commit(0, nil, nil, cp); err != nil {
-			return nil, err
-		}
 		if opts.CheckpointFile != "" {
+			// The file is written before the store's first commit, so that
+			// a crash between the two leaves an empty store and a size-0
+			// file, which the next Open accepts, and never a checkpointed
+			// store without its file. A file already there (that crash, or
+			// a store wiped after it was used) is checked as on any open:
+			// an empty store behind a published checkpoint is a rollback.
+			if _, err := os.Stat(opts.CheckpointFile); !errors.Is(err, os.ErrNotExist) {
+				if err := l.checkCheckpointFile(); err != nil {
+					return nil, err
+				}
+			}
 			if err := writeFileAtomic(opts.CheckpointFile, cp, 0o644); err != nil {
 				return nil, fmt.Errorf("writing checkpoint file: %w", err)
 			}
+		}
+		if err := store.Commit(0, nil, nil, cp); err != nil {
+			return nil, err
 		}
 	}
 	if err := l.checkHead(size, cp); err != nil {

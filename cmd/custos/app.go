@@ -16,9 +16,11 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	pw     *passwords
+
+	unknownCommand bool // set when the command line names no command custos has
 }
 
-func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
+func newApp(stdin io.Reader, stdout, stderr io.Writer) (*cli.App, *env) {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr,
 		pw: &passwords{getenv: os.Getenv, stderr: stderr}}
 	app := &cli.App{
@@ -37,6 +39,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			return &usageError{err.Error()}
 		},
 		CommandNotFound: func(c *cli.Context, name string) {
+			e.unknownCommand = true
 			fmt.Fprintf(stderr, "custos: unknown command %q; see custos --help\n", name)
 		},
 		Commands: []*cli.Command{
@@ -53,7 +56,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	for _, c := range app.Commands {
 		setUsageError(c)
 	}
-	return app
+	return app, e
 }
 
 func setUsageError(c *cli.Command) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -155,6 +156,9 @@ func generateKeyFiles(out string, t custody.KeyType, password []byte) (*custody.
 	}
 	priv, pub, err := custody.GenerateKey(t, password)
 	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return nil, err
 	}
 	if err := ledger.WriteFileAtomic(out+".key", priv, 0o600); err != nil {
@@ -549,4 +553,3 @@ func checkEntry(entry []byte, keys map[string]*custody.PublicKey) error {
 	}
 	return nil
 }
-

@@ -50,8 +50,11 @@ func main() {
 
 // run executes the command line args and returns the exit code.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	app := newApp(stdin, stdout, stderr)
+	app, e := newApp(stdin, stdout, stderr)
 	err := app.Run(args)
+	if e.unknownCommand {
+		return exitUsage
+	}
 	if err == nil {
 		return exitOK
 	}
