@@ -82,7 +82,15 @@ func Fsck(store Store, opts FsckOptions) (*FsckReport, error) {
 		n := int(min(fsckChunk, size-start))
 		leaves, err := store.ReadLeaves(start, n)
 		if err != nil {
-			return rep, &IntegrityError{Index: start, Msg: "reading leaves: " + err.Error(), Err: err}
+			return rep, firstUnreadable(store, start, n, err)
+		}
+		leafIdx := make([]int64, n)
+		for i := range leafIdx {
+			leafIdx[i] = tlog.StoredHashIndex(0, start+int64(i))
+		}
+		storedLeaf, err := store.ReadHashes(leafIdx)
+		if err != nil {
+			return rep, &IntegrityError{Index: start, Msg: "reading leaf hashes: " + err.Error(), Err: err}
 		}
 		wantIdx, wantHash = wantIdx[:0], wantHash[:0]
 		for i, b := range leaves {
@@ -98,6 +106,9 @@ func Fsck(store Store, opts FsckOptions) (*FsckReport, error) {
 				return rep, &IntegrityError{Index: idx, Msg: fmt.Sprintf("prev link %s, want hash of leaf %d %s", leaf.Prev, idx-1, prev)}
 			}
 			h := LeafHash(b)
+			if h != storedLeaf[i] {
+				return rep, &IntegrityError{Index: idx, Msg: fmt.Sprintf("leaf hash %s, stored tree has %s", h, storedLeaf[i])}
+			}
 			if err := cr.Append(h[:], visit); err != nil {
 				return rep, err
 			}
@@ -170,4 +181,14 @@ func Fsck(store Store, opts FsckOptions) (*FsckReport, error) {
 		}
 	}
 	return rep, nil
+}
+
+// firstUnreadable finds which leaf of a chunk could not be read.
+func firstUnreadable(store Store, start int64, n int, chunkErr error) error {
+	for i := range int64(n) {
+		if _, err := store.ReadLeaves(start+i, 1); err != nil {
+			return &IntegrityError{Index: start + i, Msg: "unreadable or missing: " + err.Error(), Err: err}
+		}
+	}
+	return &IntegrityError{Index: start, Msg: "reading leaves: " + chunkErr.Error(), Err: chunkErr}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -49,7 +50,7 @@ type testLog struct {
 }
 
 // newTestLog opens a ledger with key and appends entries one at a time, so
-// that it signs a checkpoint at every size. after, if not nil, runs after
+// that it signs a checkpoint at every size. Its clock is fixed. after, if not nil, runs after
 // each append.
 func newTestLog(t testing.TB, key logKey, entries [][]byte, after func(l *testLog)) *testLog {
 	t.Helper()
@@ -57,7 +58,10 @@ func newTestLog(t testing.TB, key logKey, entries [][]byte, after func(l *testLo
 	if err != nil {
 		t.Fatal(err)
 	}
-	log, err := ledger.Open(st, ledger.Options{Verifier: key.verifier, Signer: key.signer})
+	// A fixed clock makes leaves depend on their entries alone, so that two
+	// logs fed the same entries hold the same leaves.
+	clock := func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
+	log, err := ledger.Open(st, ledger.Options{Verifier: key.verifier, Signer: key.signer, Now: clock})
 	if err != nil {
 		st.Close()
 		t.Fatal(err)
