@@ -26,6 +26,7 @@ import (
 type KeyType string
 
 const (
+	// KeyEd25519 is Ed25519 (RFC 8032), signing the message itself.
 	KeyEd25519 KeyType = "ed25519"
 	// KeyECDSAP256 is ECDSA on NIST P-256, signing SHA-256 digests.
 	KeyECDSAP256 KeyType = "ecdsa-p256"
@@ -57,7 +58,7 @@ func GenerateKey(t KeyType, password []byte) (privatePEM, publicPEM []byte, err 
 	case KeyECDSAP384:
 		priv, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	default:
-		return nil, nil, fmt.Errorf("custody: unknown key type %s (want %s or %s)", quoteShort(string(t)), KeyEd25519, KeyECDSAP256)
+		return nil, nil, fmt.Errorf("custody: unknown key type %s (want %s, %s or %s)", quoteShort(string(t)), KeyEd25519, KeyECDSAP256, KeyECDSAP384)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("custody: generating %s key: %w", t, err)

@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -68,7 +69,7 @@ func ParseInclusionProof(b []byte) (*InclusionProof, error) {
 	lines = lines[1:]
 	p := &InclusionProof{Checkpoint: cp}
 	if len(lines) > 0 && strings.HasPrefix(lines[0], "extra ") {
-		p.Extra, err = base64.StdEncoding.Strict().DecodeString(lines[0][len("extra "):])
+		p.Extra, err = decodeBase64(lines[0][len("extra "):])
 		if err != nil {
 			return nil, bad("extra", "not base64")
 		}
@@ -161,13 +162,28 @@ func parseHashes(lines []string) ([]Hash, error) {
 	}
 	hs := make([]Hash, len(lines))
 	for i, l := range lines {
-		raw, err := base64.StdEncoding.Strict().DecodeString(l)
+		raw, err := decodeBase64(l)
 		if err != nil || len(raw) != len(Hash{}) {
 			return nil, fmt.Errorf("line %d: want a base64 SHA-256 hash", i+1)
 		}
 		copy(hs[i][:], raw)
 	}
 	return hs, nil
+}
+
+// decodeBase64 decodes standard padded base64 and accepts only the form
+// EncodeToString writes: encoding/base64 skips '\r' and '\n' even in
+// strict mode, so "AAAA\r" would otherwise decode and re-encode to other
+// bytes (found by FuzzParseInclusionProof in package verify).
+func decodeBase64(s string) ([]byte, error) {
+	b, err := base64.StdEncoding.Strict().DecodeString(s)
+	if err != nil {
+		return nil, err
+	}
+	if base64.StdEncoding.EncodeToString(b) != s {
+		return nil, errors.New("not canonical base64")
+	}
+	return b, nil
 }
 
 // parseDecimal parses a non-negative decimal with no sign and no leading
