@@ -30,9 +30,12 @@ func (k *PrivateKey) NoteSigner(name string) (note.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	// vkey is name+hash+key; the hash is the 8 hex digits after the name.
-	rest := strings.TrimPrefix(vkey, name+"+")
-	h, err := strconv.ParseUint(rest[:8], 16, 32)
+	// vkey is name+hash+key (note names hold no '+'); the hash is 8 hex digits.
+	parts := strings.Split(vkey, "+")
+	if len(parts) != 3 || len(parts[1]) != 8 {
+		return nil, errors.New("custody: malformed note verifier key")
+	}
+	h, err := strconv.ParseUint(parts[1], 16, 32)
 	if err != nil {
 		return nil, errors.New("custody: malformed note verifier key")
 	}

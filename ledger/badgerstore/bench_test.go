@@ -50,10 +50,13 @@ func TestMain(m *testing.M) {
 type countingStore struct {
 	ledger.Store
 	commits atomic.Int64
+	nanos   atomic.Int64
 }
 
 func (s *countingStore) Commit(size int64, leaves [][]byte, hashes []ledger.Hash, checkpoint []byte) error {
 	s.commits.Add(1)
+	t := time.Now()
+	defer func() { s.nanos.Add(int64(time.Since(t))) }()
 	return s.Store.Commit(size, leaves, hashes, checkpoint)
 }
 
@@ -102,6 +105,7 @@ func benchAppend(b *testing.B, submitters int) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "leaves/s")
 	b.ReportMetric(float64(b.N)/float64(st.commits.Load()), "leaves/batch")
+	b.ReportMetric(float64(st.nanos.Load())/1e3/float64(st.commits.Load()), "µs/commit")
 }
 
 // BenchmarkRawBadger is the physical limit for BenchmarkAppend: badger with

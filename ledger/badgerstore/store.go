@@ -76,6 +76,12 @@ func Open(dir string, o Options) (s *Store, err error) {
 		}
 	}()
 	db, err := badger.Open(opts)
+	if o.ReadOnly && errors.Is(err, badger.ErrTruncateNeeded) {
+		// The last writer died mid-write (kill -9, power loss): the write-ahead
+		// log ends in a torn record that was never acknowledged. Only a
+		// read-write open drops it, which is what the next writer would do.
+		db, err = badger.Open(opts.WithReadOnly(false))
+	}
 	if err != nil {
 		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
 			return nil, fmt.Errorf("%w: %s%s", ledger.ErrInUse, dir, lockHolder(dir))
