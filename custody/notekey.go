@@ -31,7 +31,7 @@ func (k *PrivateKey) NoteSigner(name string) (note.Signer, error) {
 		return nil, err
 	}
 	// vkey is name+hash+key (note names hold no '+'); the hash is 8 hex digits.
-	parts := strings.Split(vkey, "+")
+	parts := strings.SplitN(vkey, "+", 3)
 	if len(parts) != 3 || len(parts[1]) != 8 {
 		return nil, errors.New("custody: malformed note verifier key")
 	}

@@ -47,7 +47,8 @@ const crashWriters = 4
 // leaf hash it was given, and that the store passes Fsck (no half-written
 // batch, hash chain and tree intact, checkpoint file not ahead of the
 // store). Some kills land while the child is still opening the ledger
-// (badger's replay, the first checkpoint of a new store).
+// (badger's replay and log file creation, the first checkpoint of a new
+// store).
 func TestCrashKill(t *testing.T) {
 	if dir := os.Getenv(envCrashChild); dir != "" {
 		crashChild(dir)
@@ -379,5 +380,39 @@ func TestWipedStoreRefused(t *testing.T) {
 	}
 	if c, _, err := ledger.OpenCheckpoint(b, keys.Verifier); err != nil || c.Size != 3 {
 		t.Errorf("checkpoint file after refused Open: size %d, %v; want size 3 kept", c.Size, err)
+	}
+}
+
+// TestKilledWhileBadgerCreatesLogFile builds the state a kill leaves when
+// it lands inside badger between creating a memtable or value log file and
+// sizing it: an empty file, which badger v4 refuses to open
+// (dgraph-io/badger#2207). The store must open anyway, with everything it
+// held.
+func TestKilledWhileBadgerCreatesLogFile(t *testing.T) {
+	for _, name := range []string{"00009.mem", "000009.vlog"} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "store")
+			keys := ledgertest.NewKeys(t, "example.org/crash-badger")
+			l := ledgertest.Open(t, dir, keys)
+			if _, _, err := l.Append(context.Background(), ledgertest.Entry(0)); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			l, err := ledgertest.OpenErr(dir, keys)
+			if err != nil {
+				t.Fatalf("Open(store with an empty %s) = %v", name, err)
+			}
+			if idx, _, err := l.Append(context.Background(), ledgertest.Entry(1)); err != nil || idx != 1 {
+				t.Errorf("Append after reopening = %d, %v; want 1, nil", idx, err)
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

@@ -33,7 +33,9 @@ func tamperFixture(t *testing.T, n int) (string, ledgertest.Keys) {
 	return dir, keys
 }
 
-func key(prefix byte, n int64) []byte { return binary.BigEndian.AppendUint64([]byte{prefix}, uint64(n)) }
+func key(prefix byte, n int64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefix}, uint64(n))
+}
 
 func rawGet(t *testing.T, db *badger.DB, k []byte) []byte {
 	t.Helper()

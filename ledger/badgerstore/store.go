@@ -67,6 +67,8 @@ func Open(dir string, o Options) (s *Store, err error) {
 		if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
 			return nil, fmt.Errorf("no ledger store at %s: %w", dir, err)
 		}
+	} else if err := removeEmptyLogs(dir); err != nil {
+		return nil, fmt.Errorf("opening ledger store %s: %w", dir, err)
 	}
 	// badger panics on some damaged directories (dgraph-io/badger#1797);
 	// report them as errors.
