@@ -58,10 +58,11 @@ type Log struct {
 
 	mu         sync.Mutex // guards the fields below
 	size       int64
-	last       Hash      // leaf hash of leaf size-1
-	lastTime   time.Time // integration time of leaf size-1
-	checkpoint []byte    // signed checkpoint of size
-	broken     error     // set when the store's state became unknown
+	last       Hash           // leaf hash of leaf size-1
+	lastTime   time.Time      // integration time of leaf size-1
+	checkpoint []byte         // signed checkpoint of size
+	frontier   map[int64]Hash // stored hashes of the maximal complete subtrees of size
+	broken     error          // set when the store's state became unknown
 
 	reqs      chan *request
 	closing   chan struct{}
@@ -138,6 +139,9 @@ func Open(store Store, opts Options) (*Log, error) {
 		return nil, err
 	}
 	l.size, l.checkpoint = size, cp
+	if l.frontier, err = l.readFrontier(size); err != nil {
+		return nil, err
+	}
 	if l.opts.CheckpointFile != "" {
 		if err := l.checkCheckpointFile(); err != nil {
 			return nil, err
@@ -277,6 +281,34 @@ func (l *Log) treeHash(n int64) (Hash, error) {
 		return emptyRoot(), nil
 	}
 	return tlog.TreeHash(n, l.store)
+}
+
+// frontierIndexes returns the stored-hash indexes of the maximal complete
+// subtrees of a tree of size n, one per set bit of n. They are all the older
+// hashes that appending leaves and computing the new root read
+// (tlog.StoredHashesForRecordHash, tlog.TreeHash), so the sequencer keeps
+// them in memory and its commits read nothing from the store.
+func frontierIndexes(n int64) []int64 {
+	var idx []int64
+	for level := 0; n>>level > 0; level++ {
+		if (n>>level)&1 == 1 {
+			idx = append(idx, tlog.StoredHashIndex(level, (n>>level)-1))
+		}
+	}
+	return idx
+}
+
+func (l *Log) readFrontier(n int64) (map[int64]Hash, error) {
+	idx := frontierIndexes(n)
+	hs, err := l.store.ReadHashes(idx)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[int64]Hash, len(idx))
+	for k, i := range idx {
+		m[i] = hs[k]
+	}
+	return m, nil
 }
 
 // emptyRoot is the RFC 6962 root of the empty tree, SHA-256 of nothing.
@@ -420,7 +452,7 @@ func (l *Log) commit(batch []*request) {
 		}
 	}
 	l.mu.Lock()
-	size, prev, lastTime, broken := l.size, l.last, l.lastTime, l.broken
+	size, prev, lastTime, broken, frontier := l.size, l.last, l.lastTime, l.broken, l.frontier
 	l.mu.Unlock()
 	if broken != nil {
 		fail(broken)
@@ -436,7 +468,7 @@ func (l *Log) commit(batch []*request) {
 		out := make([]Hash, len(idx))
 		var old []int64
 		for _, i := range idx {
-			if i < base {
+			if _, ok := frontier[i]; i < base && !ok {
 				old = append(old, i)
 			}
 		}
@@ -453,6 +485,8 @@ func (l *Log) commit(batch []*request) {
 					return nil, fmt.Errorf("stored hash %d not yet computed", i)
 				}
 				out[k] = pending[i-base]
+			} else if h, ok := frontier[i]; ok {
+				out[k] = h
 			} else {
 				out[k], oldHashes = oldHashes[0], oldHashes[1:]
 			}
@@ -497,8 +531,16 @@ func (l *Log) commit(batch []*request) {
 		fail(fmt.Errorf("committing leaves %d..%d: %w", size, newSize-1, err))
 		return
 	}
+	next := make(map[int64]Hash)
+	for _, i := range frontierIndexes(newSize) {
+		if i >= base {
+			next[i] = pending[i-base]
+		} else if h, ok := frontier[i]; ok {
+			next[i] = h
+		}
+	}
 	l.mu.Lock()
-	l.size, l.last, l.lastTime, l.checkpoint = newSize, prev, now, cp
+	l.size, l.last, l.lastTime, l.checkpoint, l.frontier = newSize, prev, now, cp, next
 	l.mu.Unlock()
 	for i, r := range batch {
 		r.done <- results[i]

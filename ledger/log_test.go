@@ -6,11 +6,13 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/custos-ledger/custos/ledger"
 	"github.com/custos-ledger/custos/ledger/internal/ledgertest"
@@ -167,5 +169,51 @@ func TestRollbackRefused(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("rollback error %q does not name %q", err, want)
 		}
+	}
+}
+
+// readCounter counts the hash reads a store serves.
+type readCounter struct {
+	ledger.Store
+	reads atomic.Int64
+}
+
+func (r *readCounter) ReadHashes(idx []int64) ([]ledger.Hash, error) {
+	r.reads.Add(int64(len(idx)))
+	return r.Store.ReadHashes(idx)
+}
+
+// TestCommitReadsNoHashes: the sequencer keeps the tree's right edge in
+// memory, so appends read no stored hash, and the roots it signs still
+// match what tlog computes from the store.
+func TestCommitReadsNoHashes(t *testing.T) {
+	keys := ledgertest.NewKeys(t, "example.org/frontier")
+	st := reopenStore(t, t.TempDir()+"/store")
+	rc := &readCounter{Store: st}
+	l, err := ledger.Open(rc, ledger.Options{Verifier: keys.Verifier, Signer: keys.Signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.reads.Store(0)
+	for i := range 100 {
+		if _, _, err := l.Append(context.Background(), ledgertest.Entry(i)); err != nil {
+			t.Fatal(err)
+		}
+		if n := rc.reads.Load(); n != 0 {
+			t.Fatalf("append %d read %d stored hashes, want 0", i, n)
+		}
+		cp, size := l.Checkpoint()
+		c, _, err := ledger.OpenCheckpoint(cp, keys.Verifier)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := tlog.TreeHash(size, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Root != want {
+			t.Fatalf("checkpoint root at size %d = %s, tlog.TreeHash = %s", size, c.Root, want)
+		}
+		rc.reads.Store(0)
 	}
 }
