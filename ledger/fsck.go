@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -24,6 +25,13 @@ type FsckOptions struct {
 	// CheckEntry, if set, checks each entry (its signatures). It returns
 	// nil, ErrUncheckable, or an error naming what is wrong.
 	CheckEntry func(index int64, entry []byte) error
+	// Indexer, if set, replays every leaf through the same admission the
+	// log applies on append (custody rules, signatures by enrolled keys),
+	// into an index held in memory; a refused leaf fails the check. When
+	// the store's index covers every leaf, the rebuilt records must equal
+	// the stored ones, record for record.
+	Indexer Indexer
+
 	// Progress, if set, is called after each chunk of leaves.
 	Progress func(done, total int64)
 }
@@ -36,6 +44,9 @@ type FsckReport struct {
 	HashesChecked    int64 // stored tree hashes compared with recomputed ones
 	EntriesVerified  int64 // entries CheckEntry accepted
 	EntriesUnchecked int64 // entries CheckEntry could not check
+	EntriesAdmitted  int64 // leaves the Indexer replayed and accepted
+	IndexRecords     int64 // index records rebuilt (and compared, if IndexCompared)
+	IndexCompared    bool  // the stored index was compared with the rebuilt one
 	CheckpointSize   int64 // size of the checkpoint file, -1 if not checked
 }
 
@@ -70,6 +81,7 @@ func Fsck(store Store, opts FsckOptions) (*FsckReport, error) {
 	rf := compact.RangeFactory{Hash: hasher.HashChildren}
 	cr := rf.NewEmptyRange(0)
 	var prev Hash
+	mem := memIndex{}
 	var wantIdx []int64 // stored-hash indexes of nodes recomputed in this chunk
 	var wantHash []Hash
 	visit := func(id compact.NodeID, h []byte) {
@@ -113,6 +125,16 @@ func Fsck(store Store, opts FsckOptions) (*FsckReport, error) {
 				return rep, err
 			}
 			prev = h
+			if opts.Indexer != nil {
+				recs, err := opts.Indexer.Admit(mem, leaf, h)
+				if err != nil {
+					return rep, &IntegrityError{Index: idx, Msg: "refused on replay: " + err.Error(), Err: err}
+				}
+				for _, r := range recs {
+					mem[r.Key] = r.Value
+				}
+				rep.EntriesAdmitted++
+			}
 			if opts.CheckEntry != nil {
 				switch err := opts.CheckEntry(idx, leaf.Entry); {
 				case err == nil:
@@ -153,6 +175,11 @@ func Fsck(store Store, opts FsckOptions) (*FsckReport, error) {
 	if stored.Size != size || stored.Root != root {
 		return rep, &IntegrityError{Index: -1, Msg: fmt.Sprintf("stored checkpoint (size %d) does not match the %d leaves' recomputed root", stored.Size, size)}
 	}
+	if opts.Indexer != nil {
+		if err := compareIndex(store, mem, size, rep); err != nil {
+			return rep, err
+		}
+	}
 	if opts.CheckpointFile != "" {
 		b, err := readCapped(opts.CheckpointFile, MaxCheckpointSize)
 		if err != nil {
@@ -191,4 +218,50 @@ func firstUnreadable(store Store, start int64, n int, chunkErr error) error {
 		}
 	}
 	return &IntegrityError{Index: start, Msg: "reading leaves: " + chunkErr.Error(), Err: chunkErr}
+}
+
+// memIndex is an index held in memory, for replays. A nil value is a
+// deleted record.
+type memIndex map[string][]byte
+
+func (m memIndex) Get(key string) ([]byte, bool, error) {
+	v, ok := m[key]
+	return v, ok && v != nil, nil
+}
+
+// compareIndex checks the store's index against the one rebuilt from the
+// leaves, when the store's index claims to cover them all.
+func compareIndex(store Store, mem memIndex, size int64, rep *FsckReport) error {
+	for _, v := range mem {
+		if v != nil {
+			rep.IndexRecords++
+		}
+	}
+	indexed, err := store.IndexedSize()
+	if err != nil {
+		return err
+	}
+	if indexed != size {
+		return nil // a lagging index is rebuilt on the next writing open
+	}
+	seen := 0
+	err = store.ScanIndex("", func(key string, value []byte) error {
+		want, ok := mem[key]
+		if !ok || want == nil {
+			return &IntegrityError{Index: -1, Msg: fmt.Sprintf("stored index record %q is not derived from any leaf", key)}
+		}
+		if !bytes.Equal(want, value) {
+			return &IntegrityError{Index: -1, Msg: fmt.Sprintf("stored index record %q differs from the one rebuilt from the leaves", key)}
+		}
+		seen++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if int64(seen) != rep.IndexRecords {
+		return &IntegrityError{Index: -1, Msg: fmt.Sprintf("stored index holds %d records, the leaves give %d", seen, rep.IndexRecords)}
+	}
+	rep.IndexCompared = true
+	return nil
 }

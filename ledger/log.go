@@ -32,6 +32,11 @@ type Options struct {
 
 	// MaxBatch caps how many entries one commit takes. Default 1024.
 	MaxBatch int
+
+	// Indexer, if set, admits every entry before it is appended and keeps
+	// the derived index (custos's custody state). Open rebuilds the index
+	// where it lags the leaves.
+	Indexer Indexer
 }
 
 // tailLeaves is how many leaves at the end of the log Open re-reads and
@@ -131,7 +136,7 @@ func Open(store Store, opts Options) (*Log, error) {
 				return nil, fmt.Errorf("writing checkpoint file: %w", err)
 			}
 		}
-		if err := store.Commit(0, nil, nil, cp); err != nil {
+		if err := store.Commit(&Batch{Size: 0, Checkpoint: cp, Indexed: -1}); err != nil {
 			return nil, err
 		}
 	}
@@ -144,6 +149,11 @@ func Open(store Store, opts Options) (*Log, error) {
 	}
 	if l.opts.CheckpointFile != "" {
 		if err := l.checkCheckpointFile(); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Indexer != nil {
+		if err := l.catchUpIndex(); err != nil {
 			return nil, err
 		}
 	}
@@ -446,8 +456,10 @@ func (l *Log) sequence() {
 // commit builds the leaves and tree hashes of a batch, signs the new
 // checkpoint and commits all of it in one store transaction.
 func (l *Log) commit(batch []*request) {
+	// unanswered holds the requests still waiting for a result.
+	unanswered := batch
 	fail := func(err error) {
-		for _, r := range batch {
+		for _, r := range unanswered {
 			r.done <- result{err: err}
 		}
 	}
@@ -464,7 +476,7 @@ func (l *Log) commit(batch []*request) {
 	}
 	base := tlog.StoredHashCount(size)
 	var pending []Hash
-	overlay := tlog.HashReaderFunc(func(idx []int64) ([]Hash, error) {
+	hashReader := tlog.HashReaderFunc(func(idx []int64) ([]Hash, error) {
 		out := make([]Hash, len(idx))
 		var old []int64
 		for _, i := range idx {
@@ -493,23 +505,47 @@ func (l *Log) commit(batch []*request) {
 		}
 		return out, nil
 	})
-	leaves := make([][]byte, len(batch))
-	results := make([]result, len(batch))
+	// Each request is built into a leaf at the next index and, with an
+	// Indexer, admitted against the index as it stands after the requests
+	// before it; a refused request gets its error and takes no index.
+	var ov *overlay
+	if l.opts.Indexer != nil {
+		ov = newOverlay(l.store)
+	}
+	leaves := make([][]byte, 0, len(batch))
+	accepted := make([]*request, 0, len(batch))
+	results := make([]result, 0, len(batch))
 	for i, r := range batch {
-		n := size + int64(i)
-		leaves[i] = (&Leaf{Index: n, Prev: prev, Time: now, Entry: r.entry}).Marshal()
-		h := LeafHash(leaves[i])
-		hs, err := tlog.StoredHashesForRecordHash(n, h, overlay)
+		n := size + int64(len(leaves))
+		leaf := &Leaf{Index: n, Prev: prev, Time: now, Entry: r.entry}
+		b := leaf.Marshal()
+		h := LeafHash(b)
+		if ov != nil {
+			recs, err := l.opts.Indexer.Admit(ov, leaf, h)
+			if err != nil {
+				r.done <- result{err: err}
+				continue
+			}
+			ov.set(recs)
+		}
+		hs, err := tlog.StoredHashesForRecordHash(n, h, hashReader)
 		if err != nil {
+			unanswered = append(accepted, batch[i:]...)
 			fail(fmt.Errorf("computing tree hashes: %w", err))
 			return
 		}
 		pending = append(pending, hs...)
-		results[i] = result{index: n, hash: h}
+		leaves = append(leaves, b)
+		accepted = append(accepted, r)
+		results = append(results, result{index: n, hash: h})
 		prev = h
 	}
+	batch, unanswered = accepted, accepted
+	if len(batch) == 0 {
+		return
+	}
 	newSize := size + int64(len(batch))
-	root, err := tlog.TreeHash(newSize, overlay)
+	root, err := tlog.TreeHash(newSize, hashReader)
 	if err != nil {
 		fail(fmt.Errorf("computing tree root: %w", err))
 		return
@@ -519,7 +555,11 @@ func (l *Log) commit(batch []*request) {
 		fail(fmt.Errorf("signing checkpoint: %w", err))
 		return
 	}
-	if err := l.store.Commit(size, leaves, pending, cp); err != nil {
+	b := &Batch{Size: size, Leaves: leaves, Hashes: pending, Checkpoint: cp, Indexed: -1}
+	if ov != nil {
+		b.Index, b.Indexed = ov.records(), newSize
+	}
+	if err := l.store.Commit(b); err != nil {
 		// The transaction failed. If the store still holds size leaves,
 		// nothing changed and later appends may succeed (space freed);
 		// otherwise its state is unknown and this log stops appending.

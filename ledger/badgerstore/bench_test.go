@@ -53,11 +53,11 @@ type countingStore struct {
 	nanos   atomic.Int64
 }
 
-func (s *countingStore) Commit(size int64, leaves [][]byte, hashes []ledger.Hash, checkpoint []byte) error {
+func (s *countingStore) Commit(b *ledger.Batch) error {
 	s.commits.Add(1)
 	t := time.Now()
 	defer func() { s.nanos.Add(int64(time.Since(t))) }()
-	return s.Store.Commit(size, leaves, hashes, checkpoint)
+	return s.Store.Commit(b)
 }
 
 // BenchmarkAppend appends b.N entries of benchEntrySize bytes to a new
@@ -259,7 +259,7 @@ func buildProve1M() (*proveLedger, error) {
 			st.Close()
 			return fail(err)
 		}
-		if err := st.Commit(start, leaves, hashes[base:], cp); err != nil {
+		if err := st.Commit(&ledger.Batch{Size: start, Leaves: leaves, Hashes: hashes[base:], Checkpoint: cp, Indexed: -1}); err != nil {
 			st.Close()
 			return fail(fmt.Errorf("committing leaves %d..%d: %w", start, size-1, err))
 		}

@@ -14,6 +14,8 @@
 //	"h" + uint64 stored-hash index           -> 32-byte hash (tlog.StoredHashIndex)
 //	"m/size"                                 -> uint64 number of leaves
 //	"m/checkpoint"                           -> latest signed checkpoint
+//	"m/indexed"                              -> uint64 number of leaves the index describes
+//	"x/" + key                               -> derived index record (custody state)
 package badgerstore
 
 import (
@@ -35,7 +37,11 @@ import (
 var (
 	keySize       = []byte("m/size")
 	keyCheckpoint = []byte("m/checkpoint")
+	keyIndexed    = []byte("m/indexed")
 )
+
+// indexPrefix namespaces the derived index records.
+const indexPrefix = "x/"
 
 // Options configure Open.
 type Options struct {
@@ -155,7 +161,7 @@ func (s *Store) ReadLeaves(start int64, n int) ([][]byte, error) {
 // Head implements ledger.Store.
 func (s *Store) Head() (size int64, checkpoint []byte, err error) {
 	err = s.db.View(func(txn *badger.Txn) error {
-		size, err = readSize(txn)
+		size, err = readCounter(txn, keySize)
 		if err != nil {
 			return err
 		}
@@ -172,8 +178,9 @@ func (s *Store) Head() (size int64, checkpoint []byte, err error) {
 	return size, checkpoint, err
 }
 
-func readSize(txn *badger.Txn) (int64, error) {
-	item, err := txn.Get(keySize)
+// readCounter reads a uint64 counter (size, indexed size); absent is 0.
+func readCounter(txn *badger.Txn, key []byte) (int64, error) {
+	item, err := txn.Get(key)
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return 0, nil
 	}
@@ -183,7 +190,7 @@ func readSize(txn *badger.Txn) (int64, error) {
 	var size int64
 	err = item.Value(func(v []byte) error {
 		if len(v) != 8 || binary.BigEndian.Uint64(v) >= 1<<63 {
-			return fmt.Errorf("stored size is malformed (%d bytes)", len(v))
+			return fmt.Errorf("stored %s is malformed (%d bytes)", key, len(v))
 		}
 		size = int64(binary.BigEndian.Uint64(v))
 		return nil
@@ -192,35 +199,135 @@ func readSize(txn *badger.Txn) (int64, error) {
 }
 
 // Commit implements ledger.Store: one synced badger transaction.
-func (s *Store) Commit(size int64, leaves [][]byte, hashes []ledger.Hash, checkpoint []byte) error {
+func (s *Store) Commit(b *ledger.Batch) error {
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
-	have, err := readSize(txn)
+	have, err := readCounter(txn, keySize)
 	if err != nil {
 		return err
 	}
-	if have != size {
-		return fmt.Errorf("store holds %d leaves, commit expected %d", have, size)
+	if have != b.Size {
+		return fmt.Errorf("store holds %d leaves, commit expected %d", have, b.Size)
 	}
-	for i, b := range leaves {
-		if err := txn.Set(leafKey(size+int64(i)), b); err != nil {
+	for i, leaf := range b.Leaves {
+		if err := txn.Set(leafKey(b.Size+int64(i)), leaf); err != nil {
 			return err
 		}
 	}
-	base := tlog.StoredHashCount(size)
-	for i, h := range hashes {
+	base := tlog.StoredHashCount(b.Size)
+	for i, h := range b.Hashes {
 		if err := txn.Set(hashKey(base+int64(i)), h[:]); err != nil {
 			return err
 		}
 	}
-	newSize := size + int64(len(leaves))
+	newSize := b.Size + int64(len(b.Leaves))
 	if err := txn.Set(keySize, binary.BigEndian.AppendUint64(nil, uint64(newSize))); err != nil {
 		return err
 	}
-	if err := txn.Set(keyCheckpoint, checkpoint); err != nil {
+	if err := txn.Set(keyCheckpoint, b.Checkpoint); err != nil {
+		return err
+	}
+	if err := setIndex(txn, b.Index); err != nil {
+		return err
+	}
+	if b.Indexed >= 0 {
+		if err := txn.Set(keyIndexed, binary.BigEndian.AppendUint64(nil, uint64(b.Indexed))); err != nil {
+			return err
+		}
+	}
+	return txn.Commit()
+}
+
+func setIndex(txn *badger.Txn, recs []ledger.Record) error {
+	for _, r := range recs {
+		k := append([]byte(indexPrefix), r.Key...)
+		var err error
+		if r.Value == nil {
+			err = txn.Delete(k)
+		} else {
+			err = txn.Set(k, r.Value)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReadIndex implements ledger.Store.
+func (s *Store) ReadIndex(key string) (value []byte, ok bool, err error) {
+	err = s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(append([]byte(indexPrefix), key...))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		value, err = item.ValueCopy(nil)
+		ok = err == nil
+		return err
+	})
+	return value, ok, err
+}
+
+// ScanIndex implements ledger.Store.
+func (s *Store) ScanIndex(prefix string, fn func(key string, value []byte) error) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		p := append([]byte(indexPrefix), prefix...)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: true, PrefetchSize: 64})
+		defer it.Close()
+		for it.Seek(p); it.ValidForPrefix(p); it.Next() {
+			item := it.Item()
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if err := fn(string(item.Key()[len(indexPrefix):]), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// IndexedSize implements ledger.Store.
+func (s *Store) IndexedSize() (n int64, err error) {
+	err = s.db.View(func(txn *badger.Txn) error {
+		n, err = readCounter(txn, keyIndexed)
+		return err
+	})
+	return n, err
+}
+
+// WriteIndex implements ledger.Store.
+func (s *Store) WriteIndex(from, to int64, recs []ledger.Record) error {
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	have, err := readCounter(txn, keyIndexed)
+	if err != nil {
+		return err
+	}
+	if have != from {
+		return fmt.Errorf("index covers %d leaves, write expected %d", have, from)
+	}
+	if err := setIndex(txn, recs); err != nil {
+		return err
+	}
+	if err := txn.Set(keyIndexed, binary.BigEndian.AppendUint64(nil, uint64(to))); err != nil {
 		return err
 	}
 	return txn.Commit()
+}
+
+// ResetIndex implements ledger.Store.
+func (s *Store) ResetIndex() error {
+	if err := s.db.DropPrefix([]byte(indexPrefix)); err != nil {
+		return err
+	}
+	return s.db.Update(func(txn *badger.Txn) error {
+		return txn.Set(keyIndexed, binary.BigEndian.AppendUint64(nil, 0))
+	})
 }
 
 // Close implements ledger.Store.
