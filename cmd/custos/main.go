@@ -51,7 +51,7 @@ func main() {
 // run executes the command line args and returns the exit code.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app, e := newApp(stdin, stdout, stderr)
-	err := app.Run(args)
+	err := app.Run(reorderArgs(app, args))
 	if e.unknownCommand {
 		return exitUsage
 	}
