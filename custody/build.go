@@ -1,0 +1,33 @@
+package custody
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// NewStatement builds an in-toto Statement v1 with one subject and the
+// given predicate, and checks it with ParseStatement.
+func NewStatement(predicateType string, subject Subject, predicate any) ([]byte, error) {
+	p, err := json.Marshal(predicate)
+	if err != nil {
+		return nil, fmt.Errorf("custody: encoding %s predicate: %w", predicateType, err)
+	}
+	b, err := json.Marshal(Statement{
+		Type:          StatementType,
+		Subject:       []Subject{subject},
+		PredicateType: predicateType,
+		Predicate:     p,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ParseStatement(b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// PartySubject is the subject of a party event: the party's key.
+func PartySubject(party string, key *PublicKey) Subject {
+	return Subject{Name: "party:" + party, Digest: map[string]string{"sha256": key.KeyID()[len("sha256:"):]}}
+}
