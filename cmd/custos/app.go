@@ -27,9 +27,11 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) (*cli.App, *env) {
 		Name:  "custos",
 		Usage: "evidence chain-of-custody ledger: signed, hash-chained, witnessed",
 		Description: "Exit codes: 0 ok, 1 verification failed, 2 usage (or wrong password), 3 malformed input,\n" +
-			"4 I/O error, 5 ledger in use, 6 equivocation, 7 rollback (store behind a published checkpoint).\n" +
-			"Passwords come from CUSTOS_PASSWORD (actor keys) and CUSTOS_LOG_PASSWORD (the log key,\n" +
-			"falling back to CUSTOS_PASSWORD), or a terminal prompt; never from a flag.",
+			"4 I/O error, 5 ledger in use, 6 equivocation, 7 rollback (store behind a published checkpoint),\n" +
+			"8 refused by a custody rule.\n" +
+			"Passwords come from CUSTOS_PASSWORD (actor keys), CUSTOS_LOG_PASSWORD (the log key) and\n" +
+			"CUSTOS_ADMIN_PASSWORD (the admin key), the last two falling back to CUSTOS_PASSWORD, or a\n" +
+			"terminal prompt; never from a flag.",
 		Reader:          stdin,
 		Writer:          stdout,
 		ErrWriter:       stderr,
@@ -45,11 +47,23 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) (*cli.App, *env) {
 		Commands: []*cli.Command{
 			e.initCommand(),
 			e.keyCommand(),
+			e.partyCommand(),
+			e.acquireCommand(),
+			e.releaseCommand(),
+			e.acceptCommand(),
+			e.rejectCommand(),
+			e.deriveCommand(),
+			e.stateCommand("seal", "seal an exhibit you hold: it moves only after an unseal"),
+			e.stateCommand("unseal", "unseal an exhibit you hold"),
+			e.stateCommand("dispose", "dispose of an exhibit you hold (returned, destroyed): it takes no further event"),
+			e.historyCommand(),
+			e.statusCommand(),
 			e.submitCommand(),
 			e.checkpointCommand(),
 			e.proveCommand(),
 			e.showCommand(),
 			e.fsckCommand(),
+			e.reindexCommand(),
 			e.demoCommand(),
 		},
 	}

@@ -21,10 +21,13 @@ import (
 func (e *env) initCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "init",
-		Usage:     "create a ledger and the log's Ed25519 checkpoint key",
-		UsageText: "custos init --ledger DIR --origin ORIGIN",
+		Usage:     "create a ledger, the log's Ed25519 checkpoint key and the admin party that authorises enrolments",
+		UsageText: "custos init --ledger DIR --origin ORIGIN [--admin-name admin] [--admin-org ORG] [--admin-key PATH]",
 		Flags: []cli.Flag{ledgerFlag, jsonFlag,
-			&cli.StringFlag{Name: "origin", Usage: "the log's origin, first line of every checkpoint (e.g. example.org/cert-ledger)"}},
+			&cli.StringFlag{Name: "origin", Usage: "the log's origin, first line of every checkpoint (e.g. example.org/cert-ledger)"},
+			&cli.StringFlag{Name: "admin-name", Value: "admin", Usage: "the admin party's name"},
+			&cli.StringFlag{Name: "admin-org", Usage: "the admin party's organisation (default: the origin)"},
+			&cli.StringFlag{Name: "admin-key", Usage: "write the admin key to PATH.key/PATH.pub instead of into the ledger directory"}},
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c); err != nil {
 				return err
@@ -33,47 +36,68 @@ func (e *env) initCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			origin := c.String("origin")
-			if origin == "" {
+			o := initOptions{origin: c.String("origin"), adminName: c.String("admin-name"), adminOrg: c.String("admin-org"), adminKey: c.String("admin-key")}
+			if o.origin == "" {
 				return usagef("init: --origin is required")
 			}
-			password, err := e.pw.get(logPasswordEnv, "the new log key", true)
+			if o.logPassword, err = e.pw.get(logPasswordEnv, "the new log key", true); err != nil {
+				return err
+			}
+			if o.adminPassword, err = e.pw.get(adminPasswordEnv, "the new admin key", true); err != nil {
+				return err
+			}
+			res, err := initLedger(d, o)
 			if err != nil {
 				return err
 			}
-			vkey, err := initLedger(d, origin, password)
-			if err != nil {
-				return err
-			}
-			return e.emit(c, map[string]string{"ledger": string(d), "origin": origin, "vkey": vkey}, func(w io.Writer) {
-				fmt.Fprintf(w, "initialised ledger %s\norigin: %s\nlog verifier key (give it to witnesses and tribunals; `custos checkpoint --vkey` prints it again):\n%s\n", d, origin, vkey)
+			return e.emit(c, res, func(w io.Writer) {
+				fmt.Fprintf(w, "initialised ledger %s\norigin: %s\nadmin party %s enrolled at leaf 0 (key %s)\nlog verifier key (give it to witnesses and tribunals; `custos checkpoint --vkey` prints it again):\n%s\n",
+					d, res.Origin, res.Admin, res.AdminKeyID, res.VKey)
 			})
 		},
 	}
 }
 
-// initLedger creates the ledger directory d: log key files, the store and
-// its first checkpoint. It refuses a directory that is not empty.
-func initLedger(d ledgerDir, origin string, password []byte) (vkey string, err error) {
-	if strings.ContainsAny(origin, " \t\n+") || len(origin) > 256 {
-		return "", usagef("init: origin %q must be at most 256 characters with no spaces or '+'", origin)
+type initOptions struct {
+	origin, adminName, adminOrg, adminKey string
+	logPassword, adminPassword            []byte
+}
+
+type initResult struct {
+	Ledger     string `json:"ledger"`
+	Origin     string `json:"origin"`
+	VKey       string `json:"vkey"`
+	Admin      string `json:"admin"`
+	AdminKeyID string `json:"admin_key_id"`
+}
+
+// initLedger creates the ledger directory d: the log key files, the store
+// and its first checkpoint, the admin key, and leaf 0, the admin party's
+// self-signed enrolment. It refuses a directory that is not empty.
+func initLedger(d ledgerDir, o initOptions) (*initResult, error) {
+	if strings.ContainsAny(o.origin, " \t\n+") || len(o.origin) > 256 {
+		return nil, usagef("init: origin %q must be at most 256 characters with no spaces or '+'", o.origin)
+	}
+	if o.adminOrg == "" {
+		o.adminOrg = o.origin
 	}
 	if entries, err := os.ReadDir(string(d)); err == nil && len(entries) > 0 {
-		return "", usagef("init: %s exists and is not empty; choose a new directory", d)
+		return nil, usagef("init: %s exists and is not empty; choose a new directory", d)
 	}
 	if err := os.MkdirAll(string(d), 0o755); err != nil {
-		return "", err
+		return nil, err
 	}
-	priv, pub, err := custody.GenerateKey(custody.KeyEd25519, password)
+	priv, pub, err := custody.GenerateKey(custody.KeyEd25519, o.logPassword)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	pk, err := custody.ParsePublicKey(pub)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	if vkey, err = pk.NoteVerifierKey(origin); err != nil {
-		return "", usagef("init: origin %q cannot name a note key: %v", origin, err)
+	vkey, err := pk.NoteVerifierKey(o.origin)
+	if err != nil {
+		return nil, usagef("init: origin %q cannot name a note key: %v", o.origin, err)
 	}
 	for _, f := range []struct {
 		name string
@@ -81,31 +105,61 @@ func initLedger(d ledgerDir, origin string, password []byte) (vkey string, err e
 		perm os.FileMode
 	}{{logKeyName, priv, 0o600}, {logPubName, pub, 0o644}, {logVKeyName, []byte(vkey + "\n"), 0o644}} {
 		if err := ledger.WriteFileAtomic(d.path(f.name), f.data, f.perm); err != nil {
-			return "", err
+			return nil, err
 		}
 	}
-	k, err := custody.ParsePrivateKey(priv, password)
-	if err != nil {
-		return "", err
+	adminBase := strings.TrimSuffix(d.path(adminKeyName), ".key")
+	if o.adminKey != "" {
+		adminBase = strings.TrimSuffix(o.adminKey, ".key")
 	}
-	signer, err := k.NoteSigner(origin)
+	adminPub, err := generateKeyFiles(adminBase, custody.KeyEd25519, o.adminPassword)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	v, _, err := d.readVerifier()
+	if o.adminKey != "" {
+		// The ledger keeps the admin's public key beside it either way.
+		if err := ledger.WriteFileAtomic(d.path(adminPubName), adminPub.MarshalPEM(), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	adminKey, err := readPrivateKeyFile(adminBase+".key", o.adminPassword)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	st, err := badgerstore.Open(d.path(storeDirName), badgerstore.Options{})
+	stmt, err := custody.NewStatement(custody.PredicateEnroll, custody.PartySubject(o.adminName, adminPub), custody.Enroll{
+		Party: o.adminName, Org: o.adminOrg, Roles: []string{custody.RoleAdmin},
+		Key: custody.KeyRef{ID: adminPub.KeyID(), PEM: string(adminPub.MarshalPEM())}})
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	l, err := ledger.Open(st, ledger.Options{Verifier: v, Signer: signer, CheckpointFile: d.path(checkpointName)})
+	env, err := custody.SignStatementMulti(stmt, adminKey)
 	if err != nil {
-		st.Close()
-		return "", err
+		return nil, err
 	}
-	return vkey, l.Close()
+	l, err := d.openWrite(&passwords{getenv: func(string) string { return string(o.logPassword) }})
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := l.Append(context.Background(), env); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("enrolling the admin party: %w", err)
+	}
+	if err := l.Close(); err != nil {
+		return nil, err
+	}
+	return &initResult{Ledger: string(d), Origin: o.origin, VKey: vkey, Admin: o.adminName, AdminKeyID: adminPub.KeyID()}, nil
+}
+
+func readPrivateKeyFile(path string, password []byte) (*custody.PrivateKey, error) {
+	b, err := readFileCapped(path, custody.MaxKeyFileSize)
+	if err != nil {
+		return nil, err
+	}
+	k, err := custody.ParsePrivateKey(b, password)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return k, nil
 }
 
 func (e *env) keyCommand() *cli.Command {
@@ -143,7 +197,7 @@ func (e *env) keyCommand() *cli.Command {
 					fmt.Fprintf(w, "wrote %s.key (encrypted) and %s.pub\nkey id: %s\n", out, out, pub.KeyID())
 				})
 			},
-		}},
+		}, e.keyRotateCommand(), e.keyRevokeCommand()},
 	}
 }
 
@@ -195,74 +249,38 @@ func (e *env) loadPrivateKey(path string) (*custody.PrivateKey, error) {
 func (e *env) submitCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "submit",
-		Usage:     "sign an in-toto Statement as a DSSE envelope and append it",
-		UsageText: "custos submit --ledger DIR --key KEY STATEMENT.json|-",
-		Flags:     []cli.Flag{ledgerFlag, jsonFlag, &cli.StringFlag{Name: "key", Usage: "signing key: PATH or PATH.key from custos key generate"}},
+		Usage:     "sign any in-toto Statement (tool output, lab notes) as a DSSE envelope for an enrolled party and append it",
+		UsageText: "custos submit --ledger DIR --as PARTY --key KEY STATEMENT.json|-",
+		Flags:     signingFlags(),
 		Action: func(c *cli.Context) error {
 			d, err := ledgerOf(c)
 			if err != nil {
 				return err
 			}
-			if c.NArg() != 1 {
-				return usagef("submit: want one statement file (or - for stdin), got %d arguments", c.NArg())
+			path, err := oneArg(c, "statement file (or - for stdin)")
+			if err != nil {
+				return err
 			}
-			if c.String("key") == "" {
-				return usagef("submit: --key is required")
-			}
-			stmt, err := readFileCapped(c.Args().First(), custody.MaxStatementSize)
+			stmt, err := readFileCapped(path, custody.MaxStatementSize)
 			if err != nil {
 				return err
 			}
 			if _, err := custody.ParseStatement(stmt); err != nil {
 				return err
 			}
-			key, err := e.loadPrivateKey(c.String("key"))
+			a, err := e.loadActor(c)
 			if err != nil {
 				return err
 			}
-			res, err := submit(d, e.pw, key, stmt)
+			res, err := e.appendSigned(d, a, func(ledger.IndexReader) ([]byte, error) { return stmt, nil })
 			if err != nil {
 				return err
 			}
 			return e.emit(c, res, func(w io.Writer) {
-				fmt.Fprintf(w, "appended leaf %d\nleaf hash: %s\nsigned by: %s\nlog size:  %d\n", res.Index, res.LeafHash, res.KeyID, res.Size)
+				fmt.Fprintf(w, "appended leaf %d\nleaf hash: %s\nsigned by: %s (%s)\nlog size:  %d\n", res.Index, res.LeafHash, res.Party, res.KeyID, res.Size)
 			})
 		},
 	}
-}
-
-type submitResult struct {
-	Index    int64  `json:"index"`
-	LeafHash string `json:"leaf_hash"`
-	KeyID    string `json:"key_id"`
-	Size     int64  `json:"size"`
-}
-
-// submit signs stmt with key, checks the envelope as a verifier would, and
-// appends it.
-func submit(d ledgerDir, pw *passwords, key *custody.PrivateKey, stmt []byte) (*submitResult, error) {
-	env, err := custody.SignStatement(stmt, key)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := custody.VerifyEnvelope(env, key.Public()); err != nil {
-		return nil, fmt.Errorf("envelope fails its own check: %w", err)
-	}
-	l, err := d.openWrite(pw)
-	if err != nil {
-		return nil, err
-	}
-	idx, h, err := l.Append(context.Background(), env)
-	if cerr := l.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := d.recordKey(key.Public()); err != nil {
-		return nil, fmt.Errorf("leaf %d appended, but recording its signer's key for fsck failed: %w", idx, err)
-	}
-	return &submitResult{Index: idx, LeafHash: h.String(), KeyID: key.Public().KeyID(), Size: idx + 1}, nil
 }
 
 func (e *env) checkpointCommand() *cli.Command {
@@ -451,10 +469,9 @@ func (v *leafView) writeText(w io.Writer) {
 func (e *env) fsckCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "fsck",
-		Usage:     "check the whole ledger: every leaf, prev link, tree hash, signature it can check, and the root",
-		UsageText: "custos fsck --ledger DIR [--pubkey FILE ...] [--json]",
-		Flags: []cli.Flag{ledgerFlag, jsonFlag,
-			&cli.StringSliceFlag{Name: "pubkey", Usage: "extra public key (PEM) to check signatures with; keys/ in the ledger is always used"}},
+		Usage:     "check the whole ledger: every leaf, prev link, tree hash and the root, and replay every entry through the custody rules and signature checks",
+		UsageText: "custos fsck --ledger DIR [--json]",
+		Flags:     []cli.Flag{ledgerFlag, jsonFlag},
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c); err != nil {
 				return err
@@ -463,13 +480,13 @@ func (e *env) fsckCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			rep, err := fsck(d, c.StringSlice("pubkey"))
+			rep, err := fsck(d)
 			if rep == nil {
 				return err
 			}
 			out := fsckView{Ok: err == nil, Size: rep.Size, Root: rep.Root.String(), LeavesChecked: rep.LeavesChecked,
-				HashesChecked: rep.HashesChecked, SignaturesVerified: rep.EntriesVerified, Unchecked: rep.EntriesUnchecked,
-				CheckpointFileSize: rep.CheckpointSize}
+				HashesChecked: rep.HashesChecked, EntriesReplayed: rep.EntriesAdmitted, IndexRecords: rep.IndexRecords,
+				IndexCompared: rep.IndexCompared, CheckpointFileSize: rep.CheckpointSize}
 			var integ *ledger.IntegrityError
 			if errors.As(err, &integ) {
 				out.FirstBadIndex = &integ.Index
@@ -492,8 +509,9 @@ type fsckView struct {
 	Root               string `json:"root"`
 	LeavesChecked      int64  `json:"leaves_checked"`
 	HashesChecked      int64  `json:"tree_hashes_checked"`
-	SignaturesVerified int64  `json:"entries_signature_verified"`
-	Unchecked          int64  `json:"entries_unchecked_no_key"`
+	EntriesReplayed    int64  `json:"entries_replayed"`
+	IndexRecords       int64  `json:"index_records"`
+	IndexCompared      bool   `json:"index_compared"`
 	CheckpointFileSize int64  `json:"checkpoint_file_size"`
 	FirstBadIndex      *int64 `json:"first_bad_index,omitempty"`
 	Error              string `json:"error,omitempty"`
@@ -504,17 +522,13 @@ func (v *fsckView) writeText(w io.Writer) {
 	if !v.Ok {
 		status = "FAILED"
 	}
-	fmt.Fprintf(w, "fsck: %s\n  leaves checked        %d of %d\n  tree hashes checked   %d\n  signatures verified   %d entries\n  no key to check       %d entries\n  root                  %s\n  checkpoint file size  %d\n",
-		status, v.LeavesChecked, v.Size, v.HashesChecked, v.SignaturesVerified, v.Unchecked, v.Root, v.CheckpointFileSize)
+	fmt.Fprintf(w, "fsck: %s\n  leaves checked        %d of %d\n  tree hashes checked   %d\n  entries replayed      %d (signatures and custody rules)\n  index records         %d (compared with the store: %v)\n  root                  %s\n  checkpoint file size  %d\n",
+		status, v.LeavesChecked, v.Size, v.HashesChecked, v.EntriesReplayed, v.IndexRecords, v.IndexCompared, v.Root, v.CheckpointFileSize)
 }
 
-// fsck runs ledger.Fsck with signature checks against known keys.
-func fsck(d ledgerDir, extraKeys []string) (*ledger.FsckReport, error) {
+// fsck runs ledger.Fsck with the custody rules replayed from genesis.
+func fsck(d ledgerDir) (*ledger.FsckReport, error) {
 	v, _, err := d.readVerifier()
-	if err != nil {
-		return nil, err
-	}
-	keys, err := d.knownKeys(extraKeys)
 	if err != nil {
 		return nil, err
 	}
@@ -526,30 +540,6 @@ func fsck(d ledgerDir, extraKeys []string) (*ledger.FsckReport, error) {
 	return ledger.Fsck(st, ledger.FsckOptions{
 		Verifier:       v,
 		CheckpointFile: d.path(checkpointName),
-		CheckEntry:     func(_ int64, entry []byte) error { return checkEntry(entry, keys) },
+		Indexer:        custodyIndexer{},
 	})
-}
-
-// checkEntry verifies every signature of an envelope whose key is known;
-// with no known key it reports ledger.ErrUncheckable.
-func checkEntry(entry []byte, keys map[string]*custody.PublicKey) error {
-	envl, err := custody.ParseEnvelope(entry)
-	if err != nil {
-		return err
-	}
-	checked := 0
-	for _, s := range envl.Signatures {
-		k, ok := keys[s.KeyID]
-		if !ok {
-			continue
-		}
-		if _, err := custody.VerifyEnvelope(entry, k); err != nil {
-			return err
-		}
-		checked++
-	}
-	if checked == 0 {
-		return ledger.ErrUncheckable
-	}
-	return nil
 }

@@ -24,15 +24,17 @@ import (
 //	log.key      the log's Ed25519 checkpoint key, password-encrypted
 //	log.pub      its public key (PEM)
 //	log.vkey     its sumdb/note verifier key, name+hash+base64
-//	keys/        public keys of signers seen by submit, named by key id,
-//	             for fsck's signature checks
+//	admin.key    the ledger admin's key, password-encrypted (unless init
+//	             was told to keep it elsewhere); it authorises enrolments
+//	admin.pub    its public key
 const (
 	storeDirName   = "store"
 	checkpointName = "checkpoint"
 	logKeyName     = "log.key"
 	logPubName     = "log.pub"
 	logVKeyName    = "log.vkey"
-	keysDirName    = "keys"
+	adminKeyName   = "admin.key"
+	adminPubName   = "admin.pub"
 )
 
 // maxInputFile caps any file custos reads whole (statements, keys, proofs).
@@ -69,12 +71,28 @@ func (d ledgerDir) openRead() (*ledger.Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := ledger.Open(st, ledger.Options{Verifier: v, CheckpointFile: d.path(checkpointName)})
+	l, err := ledger.Open(st, ledger.Options{Verifier: v, CheckpointFile: d.path(checkpointName), Indexer: custodyIndexer{}})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 	return l, nil
+}
+
+// resetIndex drops the custody index; the next writing open rebuilds it.
+func (d ledgerDir) resetIndex() error {
+	if _, _, err := d.readVerifier(); err != nil {
+		return err
+	}
+	st, err := badgerstore.Open(d.path(storeDirName), badgerstore.Options{})
+	if err != nil {
+		return err
+	}
+	if err := st.ResetIndex(); err != nil {
+		st.Close()
+		return err
+	}
+	return st.Close()
 }
 
 // openWrite opens the ledger for appending; it decrypts the log key.
@@ -91,7 +109,7 @@ func (d ledgerDir) openWrite(pw *passwords) (*ledger.Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := ledger.Open(st, ledger.Options{Verifier: v, Signer: signer, CheckpointFile: d.path(checkpointName)})
+	l, err := ledger.Open(st, ledger.Options{Verifier: v, Signer: signer, CheckpointFile: d.path(checkpointName), Indexer: custodyIndexer{}})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -113,57 +131,6 @@ func (d ledgerDir) logSigner(pw *passwords, origin string) (note.Signer, error) 
 		return nil, fmt.Errorf("log key %s: %w", d.path(logKeyName), err)
 	}
 	return k.NoteSigner(origin)
-}
-
-// recordKey keeps a signer's public key for fsck, named by its key id.
-func (d ledgerDir) recordKey(pub *custody.PublicKey) error {
-	name, err := keyFileName(pub.KeyID())
-	if err != nil {
-		return err
-	}
-	dir := d.path(keysDirName)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	path := filepath.Join(dir, name)
-	if _, err := os.Stat(path); err == nil {
-		return nil
-	}
-	return ledger.WriteFileAtomic(path, pub.MarshalPEM(), 0o644)
-}
-
-// keyFileName generates the file name for a key id ("sha256:<hex>"),
-// checking the id's form: names are made by custos, never taken as given.
-func keyFileName(keyID string) (string, error) {
-	hexPart, ok := strings.CutPrefix(keyID, "sha256:")
-	if !ok || len(hexPart) != 64 || strings.Trim(hexPart, "0123456789abcdef") != "" {
-		return "", fmt.Errorf("%w: key id %q", errMalformed, keyID)
-	}
-	return "sha256-" + hexPart + ".pub", nil
-}
-
-// knownKeys loads the public keys in keys/ and any extra files given.
-func (d ledgerDir) knownKeys(extra []string) (map[string]*custody.PublicKey, error) {
-	keys := map[string]*custody.PublicKey{}
-	entries, err := os.ReadDir(d.path(keysDirName))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	var files []string
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".pub") && e.Type().IsRegular() {
-			files = append(files, filepath.Join(d.path(keysDirName), e.Name()))
-		}
-	}
-	files = append(files, extra...)
-	for _, f := range files {
-		pub, err := readPublicKey(f)
-		if err != nil {
-			return nil, err
-		}
-		keys[pub.KeyID()] = pub
-	}
-	return keys, nil
 }
 
 func readPublicKey(path string) (*custody.PublicKey, error) {
@@ -208,8 +175,9 @@ func readFileCapped(path string, limit int64) ([]byte, error) {
 // Passwords come from the environment or a terminal prompt, never from a
 // flag (flags land in shell history and process listings).
 const (
-	passwordEnv    = "CUSTOS_PASSWORD"     // actor keys
-	logPasswordEnv = "CUSTOS_LOG_PASSWORD" // the log key; falls back to CUSTOS_PASSWORD
+	passwordEnv      = "CUSTOS_PASSWORD"       // actor keys
+	logPasswordEnv   = "CUSTOS_LOG_PASSWORD"   // the log key; falls back to CUSTOS_PASSWORD
+	adminPasswordEnv = "CUSTOS_ADMIN_PASSWORD" // the admin key; falls back to CUSTOS_PASSWORD
 )
 
 type passwords struct {

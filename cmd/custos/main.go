@@ -17,6 +17,8 @@
 //	6  equivocation: two validly signed checkpoints that cannot both be true
 //	   (reserved: raised by the witness and bundle commands)
 //	7  rollback: the store is behind a checkpoint the log already published
+//	8  refused: the entry breaks a custody rule (the message names the rule,
+//	   the exhibit and its holder)
 package main
 
 import (
@@ -42,6 +44,7 @@ const (
 	exitInUse        = 5
 	exitEquivocation = 6
 	exitRollback     = 7
+	exitRefused      = 8
 )
 
 func main() {
@@ -90,6 +93,7 @@ func exitCode(err error) int {
 		lparse   *ledger.ParseError
 		cparse   *custody.ParseError
 		exitCode cli.ExitCoder
+		rule     *custody.RuleError
 	)
 	switch {
 	case errors.Is(err, ledger.ErrInUse):
@@ -102,6 +106,8 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.As(err, &failed), errors.As(err, &integ), errors.As(err, &verr), errors.As(err, &sigErr):
 		return exitVerifyFailed
+	case errors.As(err, &rule):
+		return exitRefused
 	case errors.As(err, &lparse), errors.As(err, &cparse), errors.Is(err, errMalformed):
 		return exitMalformed
 	case errors.Is(err, custody.ErrWrongPassword):

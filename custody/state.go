@@ -1,0 +1,621 @@
+package custody
+
+// The custody state machine (DESIGN.md §2): Apply judges one ledger leaf
+// against the custody rules as of the leaf's index and returns the records
+// it changes. It keeps no state of its own: it reads the records written so
+// far through a View, so the ledger can store its records in the same
+// transaction as the leaf, and anyone (the ledger on rebuild, the offline
+// verifier on a bundle) can derive the same records again by applying every
+// leaf from index 0 in order.
+//
+// # Records
+//
+// Keys are ASCII; every value is JSON (compact, fields in struct order):
+//
+//	p/<party>                      PartyRecord
+//	k/<key id>                     the party name owning the key (JSON string)
+//	e/<exhibit>                    ExhibitRecord
+//	d/<sha256 hex>                 the exhibit id with that SHA-256 (JSON string)
+//	h/<exhibit>/<index as %016d>   HistoryStep
+//	n/<sha256 hex of envelope>     the index of the leaf that holds it (JSON number)
+//
+// The history keys of an exhibit sort in index order. Exhibit ids may hold
+// '/', so a prefix scan of "h/<exhibit>/" can also meet the history of
+// "<exhibit>/..."; History skips those keys.
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// A View reads the custody records written so far (committed ones and those
+// of earlier entries of the same batch).
+type View interface {
+	Get(key string) (value []byte, ok bool, err error)
+}
+
+// A ScanView also lists records by key prefix, in key order (for queries).
+type ScanView interface {
+	View
+	Scan(prefix string, fn func(key string, value []byte) error) error
+}
+
+// A Record is one record to set (Value nil deletes it).
+type Record struct {
+	Key   string
+	Value []byte
+}
+
+// An Entry is a leaf as the state machine sees it: its index, its RFC 6962
+// leaf hash, the time the ledger gave it, and the DSSE envelope it holds.
+type Entry struct {
+	Index    int64
+	LeafHash [32]byte
+	Time     time.Time
+	Envelope []byte
+}
+
+// Ref is the LeafRef by which later events name e.
+func (e Entry) Ref() LeafRef {
+	return LeafRef{Index: e.Index, LeafHash: base64.StdEncoding.EncodeToString(e.LeafHash[:])}
+}
+
+// Exhibit statuses.
+const (
+	StatusHeld     = "held"     // a holder has it; it may be released, derived from, sealed, disposed of
+	StatusReleased = "released" // offered to a named receiver; the holder is still responsible
+	StatusSealed   = "sealed"   // only Unseal applies
+	StatusDisposed = "disposed" // final
+)
+
+// Event names, as in HistoryStep.Event and Event.Kind.
+const (
+	EventEnroll      = "enroll"
+	EventKeyRotate   = "key-rotate"
+	EventKeyRevoke   = "key-revoke"
+	EventAcquire     = "acquire"
+	EventDerive      = "derive"
+	EventRelease     = "release"
+	EventAccept      = "accept"
+	EventReject      = "reject"
+	EventSeal        = "seal"
+	EventUnseal      = "unseal"
+	EventDispose     = "dispose"
+	EventAttestation = "attestation" // any predicate that is not a custody predicate
+)
+
+// eventOf maps each custody predicate type to its event name.
+var eventOf = map[string]string{
+	PredicateEnroll:    EventEnroll,
+	PredicateKeyRotate: EventKeyRotate,
+	PredicateKeyRevoke: EventKeyRevoke,
+	PredicateAcquire:   EventAcquire,
+	PredicateDerive:    EventDerive,
+	PredicateRelease:   EventRelease,
+	PredicateAccept:    EventAccept,
+	PredicateReject:    EventReject,
+	PredicateSeal:      EventSeal,
+	PredicateUnseal:    EventUnseal,
+	PredicateDispose:   EventDispose,
+}
+
+// holdingRoles are the roles that may hold an exhibit.
+var holdingRoles = []string{RoleCollector, RoleCustodian, RoleAnalyst, RoleFacilitator}
+
+// allRoles is the fixed set of roles.
+var allRoles = []string{RoleAdmin, RoleCollector, RoleCustodian, RoleAnalyst, RoleFacilitator, RoleWitness, RoleTribunal}
+
+// NoIndex marks a KeyRecord that was never revoked or rotated out.
+const NoIndex = -1
+
+// KeyRecord is one key of a party and the indexes that bound its life: it
+// signs at index i when Added ≤ i and neither Revoked nor RotatedOut is ≤ i.
+type KeyRecord struct {
+	ID         string `json:"id"`
+	PEM        string `json:"pem"`
+	Added      int64  `json:"added"`
+	Revoked    int64  `json:"revoked"`     // NoIndex: not revoked
+	RotatedOut int64  `json:"rotated_out"` // NoIndex: not rotated out
+}
+
+// activeAt reports whether k signs at index i.
+func (k *KeyRecord) activeAt(i int64) bool {
+	return k.Added <= i && !(k.Revoked != NoIndex && k.Revoked <= i) && !(k.RotatedOut != NoIndex && k.RotatedOut <= i)
+}
+
+// PartyRecord is an enrolled party. Current is the id of its one key that
+// is not rotated out; it signs only if it is not revoked either.
+type PartyRecord struct {
+	Name     string      `json:"name"`
+	Org      string      `json:"org"`
+	Roles    []string    `json:"roles"`
+	Keys     []KeyRecord `json:"keys"`
+	Current  string      `json:"current"`
+	Enrolled int64       `json:"enrolled"`
+}
+
+func (p *PartyRecord) key(id string) *KeyRecord {
+	for i := range p.Keys {
+		if p.Keys[i].ID == id {
+			return &p.Keys[i]
+		}
+	}
+	return nil
+}
+
+// HasRole reports whether p holds role r.
+func (p *PartyRecord) HasRole(r string) bool { return slices.Contains(p.Roles, r) }
+
+func (p *PartyRecord) canHold() bool {
+	return slices.ContainsFunc(holdingRoles, p.HasRole)
+}
+
+// OpenRelease is a release not yet accepted or rejected.
+type OpenRelease struct {
+	To  string  `json:"to"`
+	Ref LeafRef `json:"ref"` // the release's leaf
+}
+
+// ExhibitRecord is the state of one exhibit. Last is the exhibit's latest
+// custody event: the leaf that the next release, seal, unseal or dispose
+// must name as Prev. Derivations from it and attestations about it do not
+// move Last (they are in its history), so a third party cannot invalidate
+// the holder's signed but not yet submitted event.
+type ExhibitRecord struct {
+	ID          string            `json:"id"`
+	Digests     map[string]string `json:"digests"`
+	Size        int64             `json:"size"`
+	Holder      string            `json:"holder"`
+	Status      string            `json:"status"`
+	OpenRelease *OpenRelease      `json:"open_release,omitempty"`
+	Last        LeafRef           `json:"last"`
+	Parents     []string          `json:"parents,omitempty"`
+	Acquired    int64             `json:"acquired"`             // the index of its acquire or derive
+	Mismatches  []int64           `json:"mismatches,omitempty"` // rejections whose observed digests differed
+	Derived     []string          `json:"derived,omitempty"`
+}
+
+// HistoryStep is one event in an exhibit's history. Party is the party that
+// acted (the first signature's); KeyIDs are all the envelope's signers.
+// Release: To is the receiver. Accept and reject: From is the holder that
+// released, Digests what the receiver observed, Mismatch whether they differ
+// from the acquired ones.
+type HistoryStep struct {
+	Index    int64             `json:"index"`
+	LeafHash string            `json:"leaf_hash"`
+	Time     time.Time         `json:"time"`
+	Event    string            `json:"event"`
+	Party    string            `json:"party"`
+	KeyIDs   []string          `json:"key_ids"`
+	To       string            `json:"to,omitempty"`
+	From     string            `json:"from,omitempty"`
+	Reason   string            `json:"reason,omitempty"`
+	Digests  map[string]string `json:"digests,omitempty"`
+	Mismatch bool              `json:"mismatch,omitempty"`
+	Detail   map[string]string `json:"detail,omitempty"`
+}
+
+// Event summarises an accepted entry, for the submitter and for logs.
+type Event struct {
+	Index         int64    `json:"index"`
+	Kind          string   `json:"kind"` // an Event* name
+	PredicateType string   `json:"predicate_type"`
+	Party         string   `json:"party"`   // the acting party; for party events the party enrolled, rotated or revoked
+	Signers       []string `json:"signers"` // the party of each signature, in envelope order
+	KeyIDs        []string `json:"key_ids"`
+	Exhibit       string   `json:"exhibit,omitempty"`
+	Holder        string   `json:"holder,omitempty"` // the exhibit's holder after the event
+	Status        string   `json:"status,omitempty"` // the exhibit's status after the event
+	Exhibits      []string `json:"exhibits,omitempty"`
+}
+
+// RuleError is a refusal by a custody rule. Rule is a short stable id:
+//
+//	genesis           leaf 0 must be the admin's self-signed enrolment, and only it
+//	not-enrolled      a signing key, a named party or a party's key is not enrolled
+//	key-revoked       a signing key was revoked at or before the entry's index
+//	key-not-current   a signing key was rotated out, or KeyRotate names a key that is not current
+//	admin-only        needs the signature of an admin's current key (or, for keys, the party's)
+//	possession        an enrolment lacks the signature of the key it enrols
+//	party-exists      an enrolment names a party already enrolled
+//	key-exists        an enrolment or rotation adds a key already known
+//	role              a party lacks a role the event needs
+//	bad-predicate     the predicate or its subject breaks its shape (Err says how, when it is a *ParseError)
+//	unknown-exhibit   the exhibit is not registered
+//	exhibit-exists    acquire or derive names an exhibit id already registered
+//	holder-only       only the holder releases, derives, seals, unseals or disposes
+//	named-receiver    only the named receiver accepts or rejects an open release
+//	one-open-release  the exhibit has an open release
+//	sealed            the exhibit is sealed (or, for unseal, is not)
+//	disposed          the exhibit was disposed of
+//	replay            Prev is not the exhibit's latest event (or the open release)
+//	digests-match     the subject's digests differ from the acquired ones
+//
+// A registered digest is refused with a *DuplicateError instead.
+// Exhibit and Holder are set when the rule concerns an exhibit, Party is the
+// party refused, Index the entry's index.
+type RuleError struct {
+	Rule    string
+	Exhibit string
+	Holder  string
+	Party   string
+	Index   int64
+	Msg     string
+	Err     error // for bad-predicate, the *ParseError of the predicate, if any
+}
+
+func (e *RuleError) Error() string {
+	return fmt.Sprintf("custody rule %s: %s (leaf %d)", e.Rule, e.Msg, e.Index)
+}
+
+func (e *RuleError) Unwrap() error { return e.Err }
+
+// DuplicateError refuses an entry that repeats an earlier one. Exhibit is
+// "" when the envelope is byte for byte the one at Index; otherwise the
+// entry registers an artifact whose SHA-256 is already exhibit Exhibit,
+// acquired (or derived) at Index.
+type DuplicateError struct {
+	Exhibit string
+	SHA256  string
+	Index   int64 // the earlier leaf
+	At      int64 // the refused entry's index
+}
+
+func (e *DuplicateError) Error() string {
+	if e.Exhibit == "" {
+		return fmt.Sprintf("duplicate entry: leaf %d holds the same envelope (leaf %d)", e.Index, e.At)
+	}
+	return fmt.Sprintf("duplicate artifact: sha256 %s is already exhibit %s, registered at leaf %d (leaf %d)", e.SHA256, e.Exhibit, e.Index, e.At)
+}
+
+// Apply checks e against the custody rules as of e.Index and returns the
+// records it changes and a summary of the event. On refusal it returns a
+// *RuleError (or *DuplicateError, or a *ParseError / *SignatureError) and
+// no records; any other error is the View's, or a stored record that does
+// not decode.
+//
+// Every signature of the envelope must verify and be by a key of an
+// enrolled party that is active at e.Index (the one exception: the key an
+// Enroll or KeyRotate adds). The party of the first signature is the one
+// that acts; other signatures are co-signatures (a witness, an admin).
+func Apply(v View, e Entry) ([]Record, *Event, error) {
+	if v == nil {
+		return nil, nil, errors.New("custody: Apply with a nil View")
+	}
+	if e.Index < 0 {
+		return nil, nil, fmt.Errorf("custody: Apply at negative index %d", e.Index)
+	}
+	a := &applier{tx: tx{v: v, set: map[string][]byte{}}, e: e, ref: e.Ref()}
+	ev, err := a.apply()
+	if err != nil {
+		return nil, nil, err
+	}
+	return a.tx.records(), ev, nil
+}
+
+// tx is a View with the records of the entry being applied laid on top.
+type tx struct {
+	v   View
+	set map[string][]byte
+}
+
+// get decodes the record at key into into, reporting whether it exists.
+func (t *tx) get(key string, into any) (bool, error) {
+	b, ok := t.set[key]
+	if !ok {
+		var err error
+		if b, ok, err = t.v.Get(key); err != nil {
+			return false, fmt.Errorf("custody: reading record %s: %w", key, err)
+		}
+	}
+	if !ok || b == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(b, into); err != nil {
+		return false, fmt.Errorf("custody: record %s does not decode: %w", key, err)
+	}
+	return true, nil
+}
+
+func (t *tx) put(key string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("custody: encoding record %s: %v", key, err)) // our own types always encode
+	}
+	t.set[key] = b
+}
+
+// records returns the records set, in key order.
+func (t *tx) records() []Record {
+	keys := slices.Sorted(maps.Keys(t.set))
+	out := make([]Record, len(keys))
+	for i, k := range keys {
+		out[i] = Record{Key: k, Value: t.set[k]}
+	}
+	return out
+}
+
+func (t *tx) party(name string) (*PartyRecord, error) {
+	var p PartyRecord
+	if ok, err := t.get(partyKey(name), &p); !ok || err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+func (t *tx) exhibit(id string) (*ExhibitRecord, error) {
+	var x ExhibitRecord
+	if ok, err := t.get(exhibitKey(id), &x); !ok || err != nil {
+		return nil, err
+	}
+	return &x, nil
+}
+
+func partyKey(name string) string          { return "p/" + name }
+func keyKey(id string) string              { return "k/" + id }
+func exhibitKey(id string) string          { return "e/" + id }
+func digestKey(sha256hex string) string    { return "d/" + sha256hex }
+func historyPrefix(exhibit string) string  { return "h/" + exhibit + "/" }
+func historyKey(ex string, i int64) string { return fmt.Sprintf("h/%s/%016d", ex, i) }
+func entryKey(env []byte) string {
+	sum := sha256.Sum256(env)
+	return "n/" + hex.EncodeToString(sum[:])
+}
+
+// signer is one verified signature of the entry.
+type signer struct {
+	keyID string
+	party *PartyRecord // nil for the key an Enroll or KeyRotate adds
+	name  string       // the party's name (for an added key, the predicate's party)
+}
+
+type applier struct {
+	tx      tx
+	e       Entry
+	ref     LeafRef
+	stmt    *Statement
+	signers []signer
+}
+
+func (a *applier) apply() (*Event, error) {
+	nkey := entryKey(a.e.Envelope)
+	var prev int64
+	if ok, err := a.tx.get(nkey, &prev); err != nil {
+		return nil, err
+	} else if ok {
+		return nil, &DuplicateError{Index: prev, At: a.e.Index}
+	}
+	env, err := ParseEnvelope(a.e.Envelope)
+	if err != nil {
+		return nil, err
+	}
+	// Parsed before the signatures are checked only to find the key an
+	// Enroll or KeyRotate adds; nothing acts on it until they verify.
+	stmt, err := ParseStatement(env.Payload)
+	if err != nil {
+		return nil, err
+	}
+	a.stmt = stmt
+	const genesis = "leaf 0 must enrol the ledger's admin, signed by the admin's key alone"
+	if a.e.Index == 0 && stmt.PredicateType != PredicateEnroll {
+		return nil, a.refuse("genesis", nil, "", genesis+"; got %s", quoteShort(stmt.PredicateType))
+	}
+	if err := a.verify(env); err != nil {
+		return nil, err
+	}
+	if a.e.Index == 0 && (len(a.signers) != 1 || a.signers[0].party != nil) {
+		return nil, a.refuse("genesis", nil, a.signers[0].name, genesis)
+	}
+	var ev *Event
+	switch stmt.PredicateType {
+	case PredicateEnroll:
+		ev, err = a.enroll()
+	case PredicateKeyRotate:
+		ev, err = a.keyRotate()
+	case PredicateKeyRevoke:
+		ev, err = a.keyRevoke()
+	case PredicateAcquire:
+		ev, err = a.acquire()
+	case PredicateDerive:
+		ev, err = a.derive()
+	case PredicateRelease:
+		ev, err = a.release()
+	case PredicateAccept:
+		ev, err = a.accept()
+	case PredicateReject:
+		ev, err = a.reject()
+	case PredicateSeal:
+		ev, err = a.seal()
+	case PredicateUnseal:
+		ev, err = a.unseal()
+	case PredicateDispose:
+		ev, err = a.dispose()
+	default:
+		if strings.HasPrefix(stmt.PredicateType, predicateBase) {
+			// A custody predicate of a version this code does not know
+			// must not pass as a mere attestation.
+			return nil, a.refuse("bad-predicate", nil, a.actor().name, "unknown custody predicate type %s", quoteShort(stmt.PredicateType))
+		}
+		ev, err = a.attestation()
+	}
+	if err != nil {
+		return nil, err
+	}
+	ev.Index = a.e.Index
+	ev.PredicateType = stmt.PredicateType
+	for _, s := range a.signers {
+		ev.Signers = append(ev.Signers, s.name)
+		ev.KeyIDs = append(ev.KeyIDs, s.keyID)
+	}
+	a.tx.put(nkey, a.e.Index)
+	return ev, nil
+}
+
+// addedKey returns the key that the (not yet verified) statement adds, if
+// it is an Enroll or KeyRotate: its id, PEM and party. A predicate that does
+// not decode adds no key; the handler reports it once the signatures verify.
+func addedKey(stmt *Statement) (id, pem, party string) {
+	switch stmt.PredicateType {
+	case PredicateEnroll:
+		var p Enroll
+		if json.Unmarshal(stmt.Predicate, &p) == nil {
+			return p.Key.ID, p.Key.PEM, p.Party
+		}
+	case PredicateKeyRotate:
+		var p KeyRotate
+		if json.Unmarshal(stmt.Predicate, &p) == nil {
+			return p.NewKey.ID, p.NewKey.PEM, p.Party
+		}
+	}
+	return "", "", ""
+}
+
+// verify checks rule 1 for every signature of env and fills a.signers.
+func (a *applier) verify(env *Envelope) error {
+	i := a.e.Index
+	newID, newPEM, newParty := addedKey(a.stmt)
+	for _, s := range env.Signatures {
+		var name string
+		ok, err := a.tx.get(keyKey(s.KeyID), &name)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if s.KeyID == "" || s.KeyID != newID {
+				return a.refuse("not-enrolled", nil, "", "key %s is not a key of any enrolled party", quoteShort(s.KeyID))
+			}
+			pub, err := ParsePublicKey([]byte(newPEM))
+			if err != nil {
+				return a.refuseErr("bad-predicate", newParty, err, "the key added for %s does not parse: %v", newParty, err)
+			}
+			if pub.KeyID() != newID {
+				return a.refuse("bad-predicate", nil, newParty, "the key added for %s has id %s, not %s", newParty, pub.KeyID(), quoteShort(newID))
+			}
+			if _, err := VerifyEnvelope(a.e.Envelope, pub); err != nil {
+				return err
+			}
+			a.signers = append(a.signers, signer{keyID: s.KeyID, name: newParty})
+			continue
+		}
+		p, err := a.tx.party(name)
+		if err != nil {
+			return err
+		}
+		var k *KeyRecord
+		if p != nil {
+			k = p.key(s.KeyID)
+		}
+		if k == nil {
+			return fmt.Errorf("custody: record %s names party %q, which does not list the key", keyKey(s.KeyID), name)
+		}
+		switch {
+		case k.Revoked != NoIndex && k.Revoked <= i:
+			return a.refuse("key-revoked", nil, name, "key %s of %s was revoked at leaf %d; it signs nothing from then on", k.ID, name, k.Revoked)
+		case k.RotatedOut != NoIndex && k.RotatedOut <= i:
+			return a.refuse("key-not-current", nil, name, "key %s of %s was rotated out at leaf %d; %s signs with %s", k.ID, name, k.RotatedOut, name, p.Current)
+		case k.Added > i:
+			return a.refuse("key-not-current", nil, name, "key %s of %s was added at leaf %d", k.ID, name, k.Added)
+		}
+		pub, err := ParsePublicKey([]byte(k.PEM))
+		if err != nil {
+			return fmt.Errorf("custody: stored key %s of %s: %w", k.ID, name, err)
+		}
+		if _, err := VerifyEnvelope(a.e.Envelope, pub); err != nil {
+			return err
+		}
+		a.signers = append(a.signers, signer{keyID: s.KeyID, party: p, name: name})
+	}
+	return nil
+}
+
+// actor is the signer that acts: the first.
+func (a *applier) actor() signer { return a.signers[0] }
+
+// signedByParty reports whether an enrolled key of the named party signed.
+func (a *applier) signedByParty(name string) bool {
+	return slices.ContainsFunc(a.signers, func(s signer) bool { return s.party != nil && s.name == name })
+}
+
+// adminSigner returns the name of a signing party with role admin. Its key
+// is active, so it is the party's current key.
+func (a *applier) adminSigner() (string, bool) {
+	for _, s := range a.signers {
+		if s.party != nil && s.party.HasRole(RoleAdmin) && s.party.Current == s.keyID {
+			return s.name, true
+		}
+	}
+	return "", false
+}
+
+func (a *applier) refuse(rule string, x *ExhibitRecord, party, format string, args ...any) *RuleError {
+	re := &RuleError{Rule: rule, Party: party, Index: a.e.Index, Msg: fmt.Sprintf(format, args...)}
+	if x != nil {
+		re.Exhibit, re.Holder = x.ID, x.Holder
+	}
+	return re
+}
+
+func (a *applier) refuseErr(rule, party string, err error, format string, args ...any) *RuleError {
+	re := a.refuse(rule, nil, party, format, args...)
+	re.Err = err
+	return re
+}
+
+// step returns the history step of this entry, by the acting party.
+func (a *applier) step(event string) *HistoryStep {
+	st := &HistoryStep{
+		Index:    a.e.Index,
+		LeafHash: a.ref.LeafHash,
+		Time:     a.e.Time.UTC(),
+		Event:    event,
+		Party:    a.actor().name,
+	}
+	for _, s := range a.signers {
+		st.KeyIDs = append(st.KeyIDs, s.keyID)
+	}
+	return st
+}
+
+func (a *applier) putStep(exhibit string, st *HistoryStep) {
+	a.tx.put(historyKey(exhibit, a.e.Index), st)
+}
+
+// attestation applies a statement of any non-custody predicate: rule 1
+// only, and a history step for each registered exhibit among its subjects.
+func (a *applier) attestation() (*Event, error) {
+	ev := &Event{Kind: EventAttestation, Party: a.actor().name}
+	for _, sub := range a.stmt.Subject {
+		var id string
+		ok, err := a.tx.get(digestKey(sub.Digest[identityAlgorithm]), &id)
+		if err != nil {
+			return nil, err
+		}
+		if !ok || slices.Contains(ev.Exhibits, id) {
+			continue
+		}
+		st := a.step(EventAttestation)
+		st.Detail = map[string]string{"predicate_type": a.stmt.PredicateType}
+		a.putStep(id, st)
+		ev.Exhibits = append(ev.Exhibits, id)
+	}
+	return ev, nil
+}
+
+// firstMismatch returns the first algorithm, in name order, that observed
+// and acquired both carry with different digests.
+func firstMismatch(observed, acquired map[string]string) (string, bool) {
+	for _, alg := range slices.Sorted(maps.Keys(observed)) {
+		if w, ok := acquired[alg]; ok && w != observed[alg] {
+			return alg, true
+		}
+	}
+	return "", false
+}
