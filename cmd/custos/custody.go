@@ -294,7 +294,7 @@ func (e *env) keyRevokeCommand() *cli.Command {
 		UsageText: "custos key revoke --ledger DIR --party P --key-id ID --reason R (--key KEY | --admin)",
 		Flags: []cli.Flag{ledgerFlag, jsonFlag, keyFlag,
 			&cli.StringFlag{Name: "party", Usage: "the party"},
-			&cli.StringFlag{Name: "key-id", Usage: "the key id to revoke (sha256:...)"},
+			&cli.StringFlag{Name: "key-id", Usage: "the key to revoke: its id (sha256:...) or its public key file"},
 			&cli.StringFlag{Name: "reason", Usage: "why, e.g. compromise"},
 			&cli.BoolFlag{Name: "admin", Usage: "sign with the ledger's admin key"}},
 		Action: func(c *cli.Context) error {
@@ -308,6 +308,14 @@ func (e *env) keyRevokeCommand() *cli.Command {
 			party, id, reason := c.String("party"), c.String("key-id"), c.String("reason")
 			if party == "" || id == "" || reason == "" {
 				return usagef("key revoke: --party, --key-id and --reason are required")
+			}
+			if !strings.HasPrefix(id, "sha256:") {
+				// --key-id may name the public key file instead of its id.
+				pub, err := readPublicKey(id)
+				if err != nil {
+					return usagef("key revoke: --key-id %q is neither sha256:<hex> nor a readable public key: %v", id, err)
+				}
+				id = pub.KeyID()
 			}
 			a, err := e.signerFor(c, d, party)
 			if err != nil {
@@ -324,7 +332,7 @@ func (e *env) keyRevokeCommand() *cli.Command {
 				}
 				hexID, ok := strings.CutPrefix(id, "sha256:")
 				if !ok {
-					return nil, fmt.Errorf("%w: key id %q: want sha256:<hex>", errMalformed, id)
+					return nil, fmt.Errorf("%w: key id %q: want sha256:<hex> or a public key file", errMalformed, id)
 				}
 				return custody.NewStatement(custody.PredicateKeyRevoke,
 					custody.Subject{Name: "party:" + party, Digest: map[string]string{"sha256": hexID}},
