@@ -78,6 +78,7 @@ func GenerateKey(t KeyType, password []byte) (privatePEM, publicPEM []byte, err 
 type PrivateKey struct {
 	signer signature.Signer
 	pub    *PublicKey
+	priv   crypto.Signer // for note keys (NoteSigner); never printed or logged
 }
 
 // ParsePrivateKey decrypts an "ENCRYPTED SIGSTORE PRIVATE KEY" PEM file (as
@@ -136,7 +137,7 @@ func newPrivateKey(priv crypto.Signer) (*PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("custody: loading %s signer: %w", pub.typ, err)
 	}
-	return &PrivateKey{signer: signer, pub: pub}, nil
+	return &PrivateKey{signer: signer, pub: pub, priv: priv}, nil
 }
 
 // encryptedContainer mirrors the JSON that go-securesystemslib/encrypted

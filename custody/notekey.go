@@ -1,13 +1,13 @@
 package custody
 
 import (
-	"bytes"
 	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
+	tnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -24,35 +24,42 @@ func (p *PublicKey) NoteVerifierKey(name string) (string, error) {
 }
 
 // NoteSigner returns a note.Signer for an Ed25519 key, signing under name
-// (for a log key, the log's origin).
+// (for a log key, the log's origin; for a witness, its name).
 func (k *PrivateKey) NoteSigner(name string) (note.Signer, error) {
-	vkey, err := k.pub.NoteVerifierKey(name)
+	skey, err := k.noteSignerKey(name)
 	if err != nil {
 		return nil, err
 	}
-	// vkey is name+hash+key (note names hold no '+'); the hash is 8 hex digits.
-	parts := strings.SplitN(vkey, "+", 3)
-	if len(parts) != 3 || len(parts[1]) != 8 {
-		return nil, errors.New("custody: malformed note verifier key")
-	}
-	h, err := strconv.ParseUint(parts[1], 16, 32)
+	return note.NewSigner(skey)
+}
+
+// CosignatureSigner returns a signer of C2SP tlog-cosignature/v1
+// cosignatures (https://c2sp.org/tlog-cosignature) for an Ed25519 key, as
+// github.com/transparency-dev/formats/note makes them; witnesses use it.
+func (k *PrivateKey) CosignatureSigner(name string) (note.Signer, error) {
+	skey, err := k.noteSignerKey(name)
 	if err != nil {
-		return nil, errors.New("custody: malformed note verifier key")
+		return nil, err
 	}
-	return &noteSigner{name: name, hash: uint32(h), key: k}, nil
+	return tnote.NewSignerForCosignatureV1(skey)
 }
 
-type noteSigner struct {
-	name string
-	hash uint32
-	key  *PrivateKey
-}
-
-func (s *noteSigner) Name() string    { return s.name }
-func (s *noteSigner) KeyHash() uint32 { return s.hash }
-
-// Sign signs msg with pure Ed25519, which is what sigstore's Ed25519
-// signer does with a message (no prehash).
-func (s *noteSigner) Sign(msg []byte) ([]byte, error) {
-	return s.key.signer.SignMessage(bytes.NewReader(msg))
+// noteSignerKey is the key in sumdb/note's private key form,
+// PRIVATE+KEY+name+hash+base64(0x01 || seed). It lives only in memory.
+func (k *PrivateKey) noteSignerKey(name string) (string, error) {
+	priv, ok := k.priv.(ed25519.PrivateKey)
+	if !ok {
+		return "", fmt.Errorf("custody: a %s key cannot sign notes; it must be ed25519", k.pub.typ)
+	}
+	vkey, err := k.pub.NoteVerifierKey(name)
+	if err != nil {
+		return "", err
+	}
+	// vkey is name+hash+key (note names hold no '+').
+	parts := strings.SplitN(vkey, "+", 3)
+	if len(parts) != 3 {
+		return "", errors.New("custody: malformed note verifier key")
+	}
+	return "PRIVATE+KEY+" + name + "+" + parts[1] + "+" +
+		base64.StdEncoding.EncodeToString(append([]byte{1}, priv.Seed()...)), nil
 }

@@ -384,6 +384,28 @@ func (l *Log) ProveConsistency(old int64) (*ConsistencyProof, error) {
 	return &ConsistencyProof{Old: old, Path: p, Checkpoint: cp}, nil
 }
 
+// ProveInclusionAt returns the RFC 6962 inclusion path of leaf index in
+// the tree of size treeSize (an earlier checkpoint's, e.g. one witnesses
+// cosigned), for the caller to pair with that checkpoint.
+func (l *Log) ProveInclusionAt(index, treeSize int64) ([]Hash, error) {
+	if size := l.Size(); treeSize < 1 || treeSize > size {
+		return nil, fmt.Errorf("no tree of size %d: log size is %d", treeSize, size)
+	}
+	if index < 0 || index >= treeSize {
+		return nil, fmt.Errorf("leaf %d is not in the tree of size %d", index, treeSize)
+	}
+	return tlog.ProveRecord(treeSize, index, l.store)
+}
+
+// ProveConsistencyBetween returns the RFC 6962 consistency path from the
+// tree of size old to the tree of size new.
+func (l *Log) ProveConsistencyBetween(old, new int64) ([]Hash, error) {
+	if size := l.Size(); new < 1 || new > size || old < 1 || old > new {
+		return nil, fmt.Errorf("no consistency proof from size %d to %d: want 1 <= old <= new <= %d", old, new, size)
+	}
+	return tlog.ProveTree(new, old, l.store)
+}
+
 // TreeHash returns the root of the first n leaves, read from stored hashes.
 func (l *Log) TreeHash(n int64) (Hash, error) {
 	if size := l.Size(); n < 0 || n > size {

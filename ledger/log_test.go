@@ -217,3 +217,44 @@ func TestCommitReadsNoHashes(t *testing.T) {
 		rc.reads.Store(0)
 	}
 }
+
+func TestProveAtEarlierSize(t *testing.T) {
+	l := ledgertest.New(t)
+	for i := range 20 {
+		if _, _, err := l.Append(context.Background(), ledgertest.Entry(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, size := range []int64{1, 7, 13, 20} {
+		root, err := l.TreeHash(size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range size {
+			leaf, _ := l.Leaf(i)
+			p, err := l.ProveInclusionAt(i, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tlog.CheckRecord(p, size, root, i, ledger.LeafHash(leaf)); err != nil {
+				t.Errorf("CheckRecord(ProveInclusionAt(%d, %d)) = %v", i, size, err)
+			}
+		}
+		for old := int64(1); old <= size; old++ {
+			oldRoot, _ := l.TreeHash(old)
+			p, err := l.ProveConsistencyBetween(old, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tlog.CheckTree(p, size, root, old, oldRoot); err != nil {
+				t.Errorf("CheckTree(ProveConsistencyBetween(%d, %d)) = %v", old, size, err)
+			}
+		}
+	}
+	if _, err := l.ProveInclusionAt(5, 21); err == nil {
+		t.Errorf("ProveInclusionAt(5, 21) in a log of 20 = nil error")
+	}
+	if _, err := l.ProveInclusionAt(7, 7); err == nil {
+		t.Errorf("ProveInclusionAt(7, 7) = nil error")
+	}
+}
