@@ -372,10 +372,18 @@ func (l *Log) ProveInclusion(index int64) (*InclusionProof, error) {
 
 // ProveConsistency returns a proof that the tree of size old is a prefix of
 // the tree in the latest checkpoint. It reads O(log n) stored hashes.
+//
+// From old 0 the path is empty: the empty tree is a prefix of every tree
+// and RFC 6962 §2.1.2 defines no proof for it. C2SP tlog-witness uses
+// "old 0" with no hashes for a witness that has not seen the log before,
+// so the proof from 0 is that request body.
 func (l *Log) ProveConsistency(old int64) (*ConsistencyProof, error) {
 	cp, size := l.Checkpoint()
-	if old < 1 || old > size {
-		return nil, fmt.Errorf("no consistency proof from size %d: want 1..%d (the current size)", old, size)
+	if old < 0 || old > size {
+		return nil, fmt.Errorf("no consistency proof from size %d: want 0..%d (the current size)", old, size)
+	}
+	if old == 0 {
+		return &ConsistencyProof{Old: 0, Checkpoint: cp}, nil
 	}
 	p, err := tlog.ProveTree(size, old, l.store)
 	if err != nil {
