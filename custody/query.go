@@ -55,7 +55,8 @@ func History(v ScanView, exhibit string) (*ExhibitRecord, []HistoryStep, error) 
 	return x, steps, nil
 }
 
-// Status returns the exhibits held by party, or every exhibit if party is
+// Status returns the exhibits held by party or released to it (an open
+// release names it as receiver), or every exhibit if party is
 // "", in exhibit id order.
 func Status(v ScanView, party string) ([]ExhibitRecord, error) {
 	var out []ExhibitRecord
@@ -64,7 +65,8 @@ func Status(v ScanView, party string) ([]ExhibitRecord, error) {
 		if err := json.Unmarshal(value, &x); err != nil {
 			return fmt.Errorf("custody: record %s does not decode: %w", key, err)
 		}
-		if party == "" || x.Holder == party {
+		offered := x.OpenRelease != nil && x.OpenRelease.To == party
+		if party == "" || x.Holder == party || offered {
 			out = append(out, x)
 		}
 		return nil
