@@ -122,7 +122,7 @@ func initLedger(d ledgerDir, o initOptions) (*initResult, error) {
 			return nil, err
 		}
 	}
-	adminKey, err := readPrivateKeyFile(adminBase+".key", o.adminPassword)
+	adminKey, err := decryptKeyFile(staticPassword(o.adminPassword), adminBase+".key", adminPasswordEnv, "admin key")
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +136,7 @@ func initLedger(d ledgerDir, o initOptions) (*initResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := d.openWrite(&passwords{getenv: func(string) string { return string(o.logPassword) }})
+	l, err := d.openWrite(staticPassword(o.logPassword))
 	if err != nil {
 		return nil, err
 	}
@@ -148,18 +148,6 @@ func initLedger(d ledgerDir, o initOptions) (*initResult, error) {
 		return nil, err
 	}
 	return &initResult{Ledger: string(d), Origin: o.origin, VKey: vkey, Admin: o.adminName, AdminKeyID: adminPub.KeyID()}, nil
-}
-
-func readPrivateKeyFile(path string, password []byte) (*custody.PrivateKey, error) {
-	b, err := readFileCapped(path, custody.MaxKeyFileSize)
-	if err != nil {
-		return nil, err
-	}
-	k, err := custody.ParsePrivateKey(b, password)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return k, nil
 }
 
 func (e *env) keyCommand() *cli.Command {
@@ -231,17 +219,23 @@ func (e *env) loadPrivateKey(path string) (*custody.PrivateKey, error) {
 			path += ".key"
 		}
 	}
+	return decryptKeyFile(e.pw, path, passwordEnv, "key")
+}
+
+// decryptKeyFile reads an encrypted key file (capped) and decrypts it with
+// the password from envVar (or CUSTOS_PASSWORD, or a prompt naming what).
+func decryptKeyFile(pw *passwords, path, envVar, what string) (*custody.PrivateKey, error) {
 	b, err := readFileCapped(path, custody.MaxKeyFileSize)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading %s: %w", what, err)
 	}
-	password, err := e.pw.get(passwordEnv, "key "+path, false)
+	password, err := pw.get(envVar, what+" "+path, false)
 	if err != nil {
 		return nil, err
 	}
 	k, err := custody.ParsePrivateKey(b, password)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s %s: %w", what, path, err)
 	}
 	return k, nil
 }

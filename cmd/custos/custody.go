@@ -86,12 +86,9 @@ func (e *env) appendSigned(d ledgerDir, a *actor, build func(v ledger.IndexReade
 	}
 	defer l.Close()
 	if a.party != "" {
-		p, err := custody.Party(l.Index(), a.party)
+		p, err := partyOf(l.Index(), a.party)
 		if err != nil {
 			return nil, err
-		}
-		if p == nil {
-			return nil, usagef("party %q is not enrolled in this ledger", a.party)
 		}
 		if id := a.key.Public().KeyID(); p.Current != id {
 			return nil, usagef("key %s is not the current key of party %s (current: %s)", id, a.party, p.Current)
@@ -122,7 +119,19 @@ func (e *env) printAppended(c *cli.Context, what string, res *appended) error {
 	})
 }
 
-// leafRef makes a LeafRef from the exhibit's latest event.
+// partyOf returns an enrolled party, or a usage error naming it.
+func partyOf(v ledger.IndexReader, name string) (*custody.PartyRecord, error) {
+	p, err := custody.Party(v, name)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, usagef("party %q is not enrolled in this ledger", name)
+	}
+	return p, nil
+}
+
+// exhibitOf returns an exhibit, or a usage error naming it.
 func exhibitOf(v ledger.IndexReader, id string) (*custody.ExhibitRecord, error) {
 	x, err := custody.Exhibit(v, id)
 	if err != nil {
@@ -201,19 +210,7 @@ func (e *env) loadAdminKey(d ledgerDir, path string) (*custody.PrivateKey, error
 	if path == "" {
 		path = d.path(adminKeyName)
 	}
-	b, err := readFileCapped(path, custody.MaxKeyFileSize)
-	if err != nil {
-		return nil, fmt.Errorf("reading admin key: %w", err)
-	}
-	password, err := e.pw.get(adminPasswordEnv, "admin key "+path, false)
-	if err != nil {
-		return nil, err
-	}
-	k, err := custody.ParsePrivateKey(b, password)
-	if err != nil {
-		return nil, fmt.Errorf("admin key %s: %w", path, err)
-	}
-	return k, nil
+	return decryptKeyFile(e.pw, path, adminPasswordEnv, "admin key")
 }
 
 func (e *env) keyRotateCommand() *cli.Command {
@@ -247,12 +244,9 @@ func (e *env) keyRotateCommand() *cli.Command {
 				return err
 			}
 			res, err := e.appendSigned(d, a, func(v ledger.IndexReader) ([]byte, error) {
-				p, err := custody.Party(v, party)
+				p, err := partyOf(v, party)
 				if err != nil {
 					return nil, err
-				}
-				if p == nil {
-					return nil, usagef("party %q is not enrolled", party)
 				}
 				return custody.NewStatement(custody.PredicateKeyRotate, custody.PartySubject(party, pub), custody.KeyRotate{
 					Party: party, OldKey: p.Current, NewKey: custody.KeyRef{ID: pub.KeyID(), PEM: string(pub.MarshalPEM())}, Reason: c.String("reason")})
@@ -323,12 +317,8 @@ func (e *env) keyRevokeCommand() *cli.Command {
 			}
 			a.party = "" // a revocation may be signed by any of the party's keys, not only the current one
 			res, err := e.appendSigned(d, a, func(v ledger.IndexReader) ([]byte, error) {
-				p, err := custody.Party(v, party)
-				if err != nil {
+				if _, err := partyOf(v, party); err != nil {
 					return nil, err
-				}
-				if p == nil {
-					return nil, usagef("party %q is not enrolled", party)
 				}
 				hexID, ok := strings.CutPrefix(id, "sha256:")
 				if !ok {

@@ -81,7 +81,7 @@ type demoRun struct {
 func (r *demoRun) run(want int, args ...string) (string, error) {
 	var stdout, stderr bytes.Buffer
 	app, e := newApp(strings.NewReader(""), &stdout, &stderr)
-	e.pw = &passwords{getenv: func(string) string { return demoPassword }, stderr: io.Discard}
+	e.pw = staticPassword([]byte(demoPassword))
 	shown := make([]string, len(args))
 	for i, a := range args {
 		shown[i] = strings.ReplaceAll(a, r.dir+string(filepath.Separator), "")

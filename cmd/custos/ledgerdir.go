@@ -118,17 +118,9 @@ func (d ledgerDir) openWrite(pw *passwords) (*ledger.Log, error) {
 }
 
 func (d ledgerDir) logSigner(pw *passwords, origin string) (note.Signer, error) {
-	b, err := readFileCapped(d.path(logKeyName), custody.MaxKeyFileSize)
-	if err != nil {
-		return nil, fmt.Errorf("reading log key: %w", err)
-	}
-	password, err := pw.get(logPasswordEnv, "log key "+d.path(logKeyName), false)
+	k, err := decryptKeyFile(pw, d.path(logKeyName), logPasswordEnv, "log key")
 	if err != nil {
 		return nil, err
-	}
-	k, err := custody.ParsePrivateKey(b, password)
-	if err != nil {
-		return nil, fmt.Errorf("log key %s: %w", d.path(logKeyName), err)
 	}
 	return k.NoteSigner(origin)
 }
@@ -183,6 +175,12 @@ const (
 type passwords struct {
 	getenv func(string) string
 	stderr io.Writer
+}
+
+// staticPassword answers every password request with p (init, which has
+// just asked for them; the demo).
+func staticPassword(p []byte) *passwords {
+	return &passwords{getenv: func(string) string { return string(p) }, stderr: io.Discard}
 }
 
 // get returns the password for what: from env (or CUSTOS_PASSWORD as a
