@@ -492,14 +492,14 @@ func (a *applier) verify(env *Envelope) error {
 			if s.KeyID == "" || s.KeyID != newID {
 				return a.refuse("not-enrolled", nil, "", "key %s is not a key of any enrolled party", quoteShort(s.KeyID))
 			}
-			pub, err := ParsePublicKey([]byte(newPEM))
+			pub, err := cachedPublicKey(newPEM)
 			if err != nil {
 				return a.refuseErr("bad-predicate", newParty, err, "the key added for %s does not parse: %v", newParty, err)
 			}
 			if pub.KeyID() != newID {
 				return a.refuse("bad-predicate", nil, newParty, "the key added for %s has id %s, not %s", newParty, pub.KeyID(), quoteShort(newID))
 			}
-			if _, err := VerifyEnvelope(a.e.Envelope, pub); err != nil {
+			if _, err := verifyParsed(env, pub); err != nil {
 				return err
 			}
 			a.signers = append(a.signers, signer{keyID: s.KeyID, name: newParty})
@@ -524,11 +524,11 @@ func (a *applier) verify(env *Envelope) error {
 		case k.Added > i:
 			return a.refuse("key-not-current", nil, name, "key %s of %s was added at leaf %d", k.ID, name, k.Added)
 		}
-		pub, err := ParsePublicKey([]byte(k.PEM))
+		pub, err := cachedPublicKey(k.PEM)
 		if err != nil {
 			return fmt.Errorf("custody: stored key %s of %s: %w", k.ID, name, err)
 		}
-		if _, err := VerifyEnvelope(a.e.Envelope, pub); err != nil {
+		if _, err := verifyParsed(env, pub); err != nil {
 			return err
 		}
 		a.signers = append(a.signers, signer{keyID: s.KeyID, party: p, name: name})
