@@ -28,10 +28,10 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) (*cli.App, *env) {
 		Usage: "evidence chain-of-custody ledger: signed, hash-chained, witnessed",
 		Description: "Exit codes: 0 ok, 1 verification failed, 2 usage (or wrong password), 3 malformed input,\n" +
 			"4 I/O error, 5 ledger in use, 6 equivocation, 7 rollback (store behind a published checkpoint),\n" +
-			"8 refused by a custody rule.\n" +
-			"Passwords come from CUSTOS_PASSWORD (actor keys), CUSTOS_LOG_PASSWORD (the log key) and\n" +
-			"CUSTOS_ADMIN_PASSWORD (the admin key), the last two falling back to CUSTOS_PASSWORD, or a\n" +
-			"terminal prompt; never from a flag.",
+			"8 refused by a custody rule, 9 witness quorum not met.\n" +
+			"Passwords come from CUSTOS_PASSWORD (actor keys), CUSTOS_LOG_PASSWORD (the log key),\n" +
+			"CUSTOS_ADMIN_PASSWORD (the admin key) and CUSTOS_WITNESS_PASSWORD (a witness key), the last\n" +
+			"three falling back to CUSTOS_PASSWORD, or a terminal prompt; never from a flag.",
 		Reader:          stdin,
 		Writer:          stdout,
 		ErrWriter:       stderr,
@@ -64,6 +64,10 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) (*cli.App, *env) {
 			e.showCommand(),
 			e.fsckCommand(),
 			e.reindexCommand(),
+			e.exportCommand(),
+			e.verifyCommand(),
+			e.witnessCommand(),
+			e.trustCommand(),
 			e.demoCommand(),
 		},
 	}

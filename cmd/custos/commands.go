@@ -279,10 +279,11 @@ func (e *env) submitCommand() *cli.Command {
 
 func (e *env) checkpointCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "checkpoint",
-		Usage:     "print the latest signed C2SP checkpoint (or, with --vkey, the log's verifier key)",
-		UsageText: "custos checkpoint --ledger DIR [--vkey] [--json]",
-		Flags:     []cli.Flag{ledgerFlag, jsonFlag, &cli.BoolFlag{Name: "vkey", Usage: "print the log's sumdb/note verifier key instead"}},
+		Name:        "checkpoint",
+		Usage:       "print the latest signed C2SP checkpoint (or, with --vkey, the log's verifier key)",
+		UsageText:   "custos checkpoint --ledger DIR [--vkey] [--json]",
+		Flags:       []cli.Flag{ledgerFlag, jsonFlag, &cli.BoolFlag{Name: "vkey", Usage: "print the log's sumdb/note verifier key instead"}},
+		Subcommands: []*cli.Command{e.checkpointAttachCommand()},
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c); err != nil {
 				return err

@@ -19,6 +19,8 @@
 //	7  rollback: the store is behind a checkpoint the log already published
 //	8  refused: the entry breaks a custody rule (the message names the rule,
 //	   the exhibit and its holder)
+//	9  quorum not met: the checkpoint lacks the trust policy's witness
+//	   cosignatures
 package main
 
 import (
@@ -45,6 +47,7 @@ const (
 	exitEquivocation = 6
 	exitRollback     = 7
 	exitRefused      = 8
+	exitQuorum       = 9
 )
 
 func main() {
@@ -98,10 +101,14 @@ func exitCode(err error) int {
 	switch {
 	case errors.Is(err, ledger.ErrInUse):
 		return exitInUse
-	case errors.Is(err, ledger.ErrRollback):
-		return exitRollback
 	case errors.Is(err, verify.ErrEquivocation):
 		return exitEquivocation
+	case errors.Is(err, ledger.ErrRollback), errors.Is(err, verify.ErrRollback):
+		return exitRollback
+	case errors.Is(err, verify.ErrInvalid):
+		return exitVerifyFailed
+	case errors.Is(err, verify.ErrQuorum):
+		return exitQuorum
 	case errors.As(err, &usage):
 		return exitUsage
 	case errors.As(err, &failed), errors.As(err, &integ), errors.As(err, &verr), errors.As(err, &sigErr):

@@ -30,6 +30,11 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			td, err := filepath.Abs(filepath.Join("..", "..", "testdata"))
+			env.Setenv("CUSTOS_TESTDATA", td)
+			return err
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			// exitcode N prog args...: run prog, require exit code N.
 			"exitcode": func(ts *testscript.TestScript, neg bool, args []string) {
@@ -102,7 +107,7 @@ func TestScripts(t *testing.T) {
 
 func scriptEnv(ts *testscript.TestScript) []string {
 	var env []string
-	for _, k := range []string{"PATH", "HOME", "TMPDIR", "WORK", "CUSTOS_PASSWORD", "CUSTOS_LOG_PASSWORD", "CUSTOS_LEDGER", "GOCOVERDIR"} {
+	for _, k := range []string{"PATH", "HOME", "TMPDIR", "WORK", "CUSTOS_PASSWORD", "CUSTOS_LOG_PASSWORD", "CUSTOS_ADMIN_PASSWORD", "CUSTOS_WITNESS_PASSWORD", "CUSTOS_LEDGER", "GOCOVERDIR"} {
 		if v := ts.Getenv(k); v != "" {
 			env = append(env, k+"="+v)
 		}

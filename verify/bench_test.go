@@ -1,0 +1,328 @@
+package verify_test
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	tnote "github.com/transparency-dev/formats/note"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/custos-ledger/custos/custody"
+	"github.com/custos-ledger/custos/ledger"
+	"github.com/custos-ledger/custos/verify"
+)
+
+// benchEntries is the size of the benchmark bundle.
+const benchEntries = 100_000
+
+// BenchmarkVerifyBundle verifies a bundle of 100,000 entries (an admin, one
+// collector, and 100,000 acquisitions of distinct exhibits, each an Ed25519
+// DSSE signature and the custody records of a new exhibit), and, in the
+// same run, verifies 100,000 Ed25519 signatures on GOMAXPROCS goroutines:
+// the physical limit. It reports entries/s, the limit's signatures/s, their
+// ratio, and the peak heap in use while verifying. The bundle is built once
+// and kept in os.TempDir.
+//
+//	go test ./verify -run '^$' -bench VerifyBundle -benchtime 1x
+func BenchmarkVerifyBundle(b *testing.B) {
+	if testing.Short() {
+		b.Skip("builds a 100,000-entry bundle")
+	}
+	path, policy, msgs := benchBundle(b)
+
+	// The physical limit: the same signatures, verified as fast as the
+	// cores allow.
+	start := time.Now()
+	var bad atomic.Int64
+	parallel(len(msgs), func(i int) {
+		if !ed25519.Verify(msgs[i].pub, msgs[i].msg, msgs[i].sig) {
+			bad.Add(1)
+		}
+	})
+	limit := float64(len(msgs)) / time.Since(start).Seconds()
+	if bad.Load() != 0 {
+		b.Fatalf("%d raw signatures do not verify", bad.Load())
+	}
+
+	var peak uint64
+	var elapsed time.Duration
+	for b.Loop() {
+		runtime.GC()
+		stop := sampleHeap(&peak)
+		f, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		r, err := verify.VerifyBundle(f, verify.BundleOptions{Policy: policy})
+		elapsed += time.Since(t0)
+		f.Close()
+		stop()
+		if err != nil {
+			b.Fatalf("VerifyBundle = %v", err)
+		}
+		if r.Entries != benchEntries+2 {
+			b.Fatalf("verified %d entries, want %d", r.Entries, benchEntries+2)
+		}
+	}
+	rate := float64(benchEntries+2) * float64(b.N) / elapsed.Seconds()
+	b.ReportMetric(rate, "entries/s")
+	b.ReportMetric(limit, "ed25519/s")
+	b.ReportMetric(rate/limit, "ratio")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+	b.Logf("GOMAXPROCS %d: %.0f entries/s, raw Ed25519 %.0f/s, ratio %.2f, peak heap in use %.1f MiB",
+		runtime.GOMAXPROCS(0), rate, limit, rate/limit, float64(peak)/(1<<20))
+}
+
+// sampleHeap records the largest HeapInuse seen every 20ms until stop.
+func sampleHeap(peak *uint64) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			*peak = max(*peak, ms.HeapInuse)
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
+
+func parallel(n int, f func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// signedMsg is one signature to check raw: the DSSE PAE and its signature.
+type signedMsg struct {
+	pub      ed25519.PublicKey
+	msg, sig []byte
+}
+
+// benchBundle returns the path of the benchmark bundle (building it if it
+// is not in os.TempDir yet), its policy, and its leaves' signatures.
+func benchBundle(b *testing.B) (string, *verify.Policy, []signedMsg) {
+	dir := filepath.Join(os.TempDir(), "custos-bench")
+	path := filepath.Join(dir, fmt.Sprintf("verify-%d-v1.custos", benchEntries))
+	policyPath := path + ".policy"
+	if _, err := os.Stat(path); err != nil {
+		b.Logf("building %s", path)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		buildBenchBundle(b, path, policyPath)
+	}
+	pb, err := os.ReadFile(policyPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	policy, err := verify.ParsePolicy(pb)
+	if err != nil {
+		b.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The signatures, for the raw limit: every signature of every leaf.
+	var msgs []signedMsg
+	keys := map[string]ed25519.PublicKey{}
+	br := verify.NewBundleReader(bytes.NewReader(data))
+	for {
+		m, err := br.Next()
+		if err != nil {
+			break
+		}
+		if m.Kind != verify.KindLeaf {
+			continue
+		}
+		l, err := ledger.ParseLeaf(m.Data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		env, err := custody.ParseEnvelope(l.Entry)
+		if err != nil {
+			b.Fatal(err)
+		}
+		st, _ := env.Statement()
+		if st.PredicateType == custody.PredicateEnroll {
+			var p custody.Enroll
+			if err := jsonUnmarshal(st.Predicate, &p); err != nil {
+				b.Fatal(err)
+			}
+			pub, err := custody.ParsePublicKey([]byte(p.Key.PEM))
+			if err != nil {
+				b.Fatal(err)
+			}
+			keys[p.Key.ID] = pub.Crypto().(ed25519.PublicKey)
+		}
+		pae := fmt.Appendf(nil, "DSSEv1 %d %s %d ", len(custody.PayloadType), custody.PayloadType, len(env.Payload))
+		pae = append(pae, env.Payload...)
+		for _, s := range env.Signatures {
+			msgs = append(msgs, signedMsg{pub: keys[s.KeyID], msg: pae, sig: s.Sig})
+		}
+	}
+	return path, policy, msgs
+}
+
+// buildBenchBundle builds the bundle in memory: leaves, the RFC 6962 tree
+// (sumdb/tlog stored hashes), proofs and a checkpoint cosigned by one
+// witness, as an export of a real ledger would hold them.
+func buildBenchBundle(b *testing.B, path, policyPath string) {
+	const origin = "bench.example/custos"
+	newKey := func() *custody.PrivateKey {
+		priv, pub, err := custody.GenerateKey(custody.KeyEd25519, []byte("pw"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = pub
+		k, err := custody.ParsePrivateKey(priv, []byte("pw"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return k
+	}
+	logKey, admin, collector, witness := newKey(), newKey(), newKey(), newKey()
+	sign := func(ptype string, sub custody.Subject, pred any, keys ...*custody.PrivateKey) []byte {
+		stmt, err := custody.NewStatement(ptype, sub, pred)
+		if err != nil {
+			b.Fatal(err)
+		}
+		env, err := custody.SignStatementMulti(stmt, keys...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return env
+	}
+	enroll := func(name, role string, k *custody.PrivateKey, signers ...*custody.PrivateKey) []byte {
+		pub := k.Public()
+		return sign(custody.PredicateEnroll, custody.PartySubject(name, pub), custody.Enroll{Party: name, Org: name, Roles: []string{role},
+			Key: custody.KeyRef{ID: pub.KeyID(), PEM: string(pub.MarshalPEM())}}, append([]*custody.PrivateKey{k}, signers...)...)
+	}
+	envs := make([][]byte, benchEntries+2)
+	envs[0] = enroll("admin", custody.RoleAdmin, admin)
+	envs[1] = enroll("collector", custody.RoleCollector, collector, admin)
+	parallel(benchEntries, func(i int) {
+		sum := sha256.Sum256(fmt.Appendf(nil, "bench artifact %d", i))
+		id := fmt.Sprintf("BENCH-%06d", i)
+		envs[i+2] = sign(custody.PredicateAcquire, custody.Subject{Name: id, Digest: map[string]string{"sha256": hex.EncodeToString(sum[:])}},
+			custody.Acquire{Exhibit: id, Size: 4096, Source: "bench", Method: "dd"}, collector)
+	})
+
+	// Leaves and the tree.
+	var stored []tlog.Hash
+	hr := tlog.HashReaderFunc(func(ix []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(ix))
+		for i, x := range ix {
+			out[i] = stored[x]
+		}
+		return out, nil
+	})
+	leaves := make([][]byte, len(envs))
+	var prev ledger.Hash
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, env := range envs {
+		l := ledger.Leaf{Index: int64(i), Prev: prev, Time: t0.Add(time.Duration(i) * time.Second), Entry: env}
+		leaves[i] = l.Marshal()
+		prev = ledger.LeafHash(leaves[i])
+		hs, err := tlog.StoredHashes(int64(i), leaves[i], hr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		stored = append(stored, hs...)
+	}
+	n := int64(len(leaves))
+	root, err := tlog.TreeHash(n, hr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	logSigner, err := logKey.NoteSigner(origin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cosigner, err := witness.CosignatureSigner("witness.bench.example")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cp, err := note.Sign(&note.Note{Text: string(ledger.Checkpoint{Origin: origin, Size: n, Root: root}.Marshal())}, logSigner, cosigner)
+	if err != nil {
+		b.Fatal(err)
+	}
+	logVKey, err := logKey.Public().NoteVerifierKey(origin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	wVKey, err := witness.Public().NoteVerifierKey("witness.bench.example")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := tnote.NewVerifierForCosignatureV1(wVKey); err != nil {
+		b.Fatal(err)
+	}
+	policy, err := verify.NewPolicy(logVKey, []string{wVKey}, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	var buf bytes.Buffer
+	w := verify.NewBundleWriter(&buf)
+	man := verify.Manifest{Format: verify.BundleFormat, Origin: origin, TreeSize: n, Created: "2026-01-02T00:00:00Z",
+		Exhibits: []string{"BENCH-000000"}, Entries: n, Generator: "custos bench"}
+	add := func(name string, data []byte) {
+		if err := w.Add(name, data); err != nil {
+			b.Fatal(err)
+		}
+	}
+	add(verify.ManifestName, man.Marshal())
+	add(verify.CheckpointName, cp)
+	add(verify.PolicyName, policy.Marshal())
+	for i, leaf := range leaves {
+		path, err := tlog.ProveRecord(n, int64(i), hr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := ledger.InclusionProof{Index: int64(i), Path: path, Checkpoint: cp}
+		add(verify.LeafName(int64(i)), leaf)
+		add(verify.ProofName(int64(i)), p.Marshal())
+	}
+	add(verify.ReportName, []byte("<!doctype html><title>bench</title>\n"))
+	add(verify.VerifyDocName, []byte("bench\n"))
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(policyPath, policy.Marshal(), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
