@@ -140,7 +140,7 @@ func runDemo(dir string, out io.Writer) (*demoSummary, error) {
 	sum := &demoSummary{Dir: dir, Ledger: L}
 	fmt.Fprintf(out, "custos demo: operation GRIDLOCK, in %s\n(demo keys are encrypted with the password %q)\n", dir, demoPassword)
 
-	for _, d := range []string{"keys", "field", "lab-inbox", "lab-work"} {
+	for _, d := range []string{"keys", "field", "lab-inbox", "lab-work", "witnesses"} {
 		if err := os.MkdirAll(p(d), 0o755); err != nil {
 			return nil, err
 		}
@@ -158,11 +158,17 @@ func runDemo(dir string, out io.Writer) (*demoSummary, error) {
 		}
 	}
 
+	// save writes a step's standard output to a file (a proof, a cosigned
+	// checkpoint, a trust policy), as a user would redirect it.
+	save := func(path string) func(string) error {
+		return func(out string) error { return os.WriteFile(path, []byte(out), 0o644) }
+	}
 	steps := []struct {
 		say  string
 		want int
 		args []string
 		prep func() error
+		post func(stdout string) error
 	}{
 		{say: "The neutral facilitator creates the case ledger; leaf 0 enrols its admin.",
 			args: []string{"init", "--ledger", L, "--origin", "ledger.facilitator.example/gridlock"}},
@@ -220,6 +226,28 @@ func runDemo(dir string, out io.Writer) (*demoSummary, error) {
 		{args: []string{"prove", "--index", "12", "--ledger", L}},
 		{say: "fsck recomputes every leaf, link, tree hash and the root, and replays every signature and custody rule.",
 			args: []string{"fsck", "--ledger", L}},
+		{say: "Two independent witnesses co-sign the checkpoint, each after checking a consistency proof from what it signed before.",
+			args: []string{"witness", "init", "--name", "witness.court-registry.example", "--out", p("witnesses", "registry")}},
+		{args: []string{"witness", "init", "--name", "witness.ngo.example", "--out", p("witnesses", "ngo")}},
+		{args: []string{"checkpoint", "--vkey", "--ledger", L}, post: save(p("log.vkey"))},
+		{args: []string{"prove", "--from", "0", "--ledger", L}, post: save(p("proof-from-0.txt"))},
+		{args: []string{"witness", "cosign", "--state", p("witnesses", "registry"), "--proof", p("proof-from-0.txt"), "--log-key", p("log.vkey")}, post: save(p("cosigned-registry.txt"))},
+		{args: []string{"witness", "cosign", "--state", p("witnesses", "ngo"), "--proof", p("proof-from-0.txt"), "--log-key", p("log.vkey")}, post: save(p("cosigned-ngo.txt"))},
+		{args: []string{"checkpoint", "attach", "--ledger", L, p("cosigned-registry.txt")}},
+		{args: []string{"checkpoint", "attach", "--ledger", L, p("cosigned-ngo.txt")}},
+		{say: "The tribunal's trust policy: the log key, both witnesses, quorum 2.",
+			args: []string{"trust", "init", "--log-key", p("log.vkey"), "--witness", p("witnesses", "registry", "witness.vkey"), "--witness", p("witnesses", "ngo", "witness.vkey"), "--quorum", "2"},
+			post: save(p("trust.policy"))},
+		{say: "The facilitator exports the memory image's custody (with its derived network log) as one bundle for the tribunal.",
+			args: []string{"export", "--exhibit", "CERT-UA-2026-0043", "--out", p("gridlock-0043.custos"), "--trust", p("trust.policy"), "--ledger", L}},
+		{say: "The tribunal verifies it offline, with its own trust policy and the evidence files it received.",
+			args: []string{"verify", p("gridlock-0043.custos"), "--trust", p("trust.policy"), "--evidence", p("tribunal-evidence")},
+			prep: func() error {
+				if err := os.MkdirAll(p("tribunal-evidence"), 0o755); err != nil {
+					return err
+				}
+				return copyFile(p("field", "hmi-memory.lime"), p("tribunal-evidence", "hmi-memory.lime"), false)
+			}},
 	}
 	var oldCheckpoint []byte
 	for i, s := range steps {
@@ -231,8 +259,14 @@ func runDemo(dir string, out io.Writer) (*demoSummary, error) {
 				return nil, err
 			}
 		}
-		if _, err := r.run(s.want, s.args...); err != nil {
+		out, err := r.run(s.want, s.args...)
+		if err != nil {
 			return nil, err
+		}
+		if s.post != nil {
+			if err := s.post(out); err != nil {
+				return nil, err
+			}
 		}
 		if s.want == exitVerifyFailed {
 			sum.Rejections++

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"os"
 	"os/exec"
@@ -32,6 +33,7 @@ type exportedBundle struct {
 	proofs     map[int64][]byte
 	order      []string
 	verifyDoc  []byte
+	report     []byte
 }
 
 func readExported(t *testing.T, path string) *exportedBundle {
@@ -64,6 +66,8 @@ func readExported(t *testing.T, path string) *exportedBundle {
 			b.proofs[m.Index] = m.Data
 		case verify.KindVerifyDoc:
 			b.verifyDoc = m.Data
+		case verify.KindReport:
+			b.report = m.Data
 		}
 	}
 	return b
@@ -187,6 +191,32 @@ func TestExportDemo(t *testing.T) {
 			slices.Sort(got)
 			if !slices.Equal(got, want) {
 				t.Errorf("bundle holds leaves %v, want %v", got, want)
+			}
+
+			// report.html: the verdict, and each exported exhibit's
+			// custody timeline, leaf by leaf.
+			report := string(b.report)
+			if !strings.Contains(report, "Verdict: VALID") {
+				t.Errorf("report.html lacks the verdict VALID")
+			}
+			for _, x := range tc.exhibits {
+				if !strings.Contains(report, html.EscapeString(x)) {
+					t.Errorf("report.html does not name exhibit %s", x)
+				}
+			}
+			for i, leaf := range b.leaves {
+				v, err := describeLeaf(leaf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(string(v.Statement), custody.PredicateEnroll) ||
+					strings.Contains(string(v.Statement), custody.PredicateKeyRotate) ||
+					strings.Contains(string(v.Statement), custody.PredicateKeyRevoke) {
+					continue // party events are no exhibit's timeline
+				}
+				if !strings.Contains(report, fmt.Sprintf("<tr><td>%d</td>", i)) {
+					t.Errorf("report.html has no timeline row for leaf %d", i)
+				}
 			}
 		})
 	}
