@@ -15,8 +15,9 @@
 //	4  I/O error: a file or the store cannot be read or written
 //	5  ledger in use: another process holds the ledger open
 //	6  equivocation: two validly signed checkpoints that cannot both be true
-//	   (reserved: raised by the witness and bundle commands)
-//	7  rollback: the store is behind a checkpoint the log already published
+//	   (witness cosign, verify)
+//	7  rollback: the store (or a bundle) is behind a checkpoint already
+//	   published or known; a witness refuses to go back
 //	8  refused: the entry breaks a custody rule (the message names the rule,
 //	   the exhibit and its holder)
 //	9  quorum not met: the checkpoint lacks the trust policy's witness
