@@ -31,3 +31,13 @@ func NewStatement(predicateType string, subject Subject, predicate any) ([]byte,
 func PartySubject(party string, key *PublicKey) Subject {
 	return Subject{Name: "party:" + party, Digest: map[string]string{"sha256": key.KeyID()[len("sha256:"):]}}
 }
+
+// CheckExhibitID reports whether id is a valid exhibit id, with the error
+// Apply would give, so a command can refuse a bad id before it spends an
+// hour hashing the artifact.
+func CheckExhibitID(id string) error {
+	if !exhibitIDPattern.MatchString(id) {
+		return fmt.Errorf("exhibit id %q: want %s", id, exhibitIDPattern)
+	}
+	return nil
+}

@@ -64,6 +64,38 @@ func (e *env) loadActor(c *cli.Context) (*actor, error) {
 	return &actor{party: party, key: k}, nil
 }
 
+// precheck refuses, before an artifact is hashed (which can take an hour
+// for a disk image), what would be refused after: a bad or taken exhibit
+// id, an unknown party, a key that is not the party's current one. The
+// ledger checks all of it again, authoritatively, on append.
+func (e *env) precheck(d ledgerDir, a *actor, exhibit string) error {
+	if exhibit != "" {
+		if err := custody.CheckExhibitID(exhibit); err != nil {
+			return usagef("%v", err)
+		}
+	}
+	l, err := d.openRead()
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	p, err := partyOf(l.Index(), a.party)
+	if err != nil {
+		return err
+	}
+	if id := a.key.Public().KeyID(); p.Current != id {
+		return usagef("key %s is not the current key of party %s (current: %s)", id, a.party, p.Current)
+	}
+	if exhibit != "" {
+		if x, err := custody.Exhibit(l.Index(), exhibit); err != nil {
+			return err
+		} else if x != nil {
+			return usagef("exhibit %s is already registered (leaf %d); choose another id", exhibit, x.Acquired)
+		}
+	}
+	return nil
+}
+
 // appended is what a signing command reports.
 type appended struct {
 	Index    int64  `json:"index"`
@@ -382,6 +414,9 @@ func (e *env) acquireCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if err := e.precheck(d, a, exhibit); err != nil {
+				return err
+			}
 			digests, size, hashedBy, err := e.artifactDigests(c)
 			if err != nil {
 				return err
@@ -680,6 +715,9 @@ func (e *env) deriveCommand() *cli.Command {
 			algs, err := custody.ParseHashList(c.String("hash"))
 			if err != nil {
 				return usagef("derive: --hash: %v", err)
+			}
+			if err := e.precheck(d, a, c.String("exhibit")); err != nil {
+				return err
 			}
 			digests, size, err := e.hashFile(c.String("file"), algs)
 			if err != nil {
