@@ -1,9 +1,11 @@
 package ledger
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -92,33 +94,50 @@ func OpenCheckpoint(signed []byte, log note.Verifier) (Checkpoint, *note.Note, e
 	return c, n, nil
 }
 
-// writeFileAtomic replaces path with data so that a reader (or a crash)
+// WriteFileAtomic replaces path with data so that a reader (or a crash)
 // sees the old file or the new one, never a mix: temp file, fsync, rename,
-// fsync of the directory.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+// fsync of the directory. custos writes every file it keeps this way
+// (checkpoint files, keys, witness state).
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return WriteAtomic(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteAtomic is WriteFileAtomic for content written as a stream (a
+// bundle): write fills the temporary file, which replaces path only when
+// write and the sync succeed.
+func WriteAtomic(path string, perm os.FileMode, write func(io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if err = write(bw); err != nil {
 		return err
 	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
+	if err = bw.Flush(); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
+	if err = f.Chmod(perm); err != nil {
 		return err
 	}
-	if err := f.Close(); err != nil {
+	if err = f.Sync(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp, path); err != nil {
 		return err
 	}
 	d, err := os.Open(dir)
@@ -129,8 +148,21 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return d.Sync()
 }
 
-// WriteFileAtomic is writeFileAtomic for other packages of custos (key
-// files, configuration) that need the same guarantee.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	return writeFileAtomic(path, data, perm)
+// ReadFileCapped reads a whole file of at most limit bytes, reading no more
+// than limit+1 bytes whatever the file claims. A larger file is a
+// *ParseError naming it.
+func ReadFileCapped(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, &ParseError{What: "file", Field: path, Msg: fmt.Sprintf("more than the %d-byte cap", limit)}
+	}
+	return b, nil
 }

@@ -181,7 +181,7 @@ func Fsck(store Store, opts FsckOptions) (*FsckReport, error) {
 		}
 	}
 	if opts.CheckpointFile != "" {
-		b, err := readCapped(opts.CheckpointFile, MaxCheckpointSize)
+		b, err := ReadFileCapped(opts.CheckpointFile, MaxCheckpointSize)
 		if err != nil {
 			return rep, &IntegrityError{Index: -1, Msg: "checkpoint file: " + err.Error(), Err: err}
 		}

@@ -132,7 +132,7 @@ func Open(store Store, opts Options) (*Log, error) {
 					return nil, err
 				}
 			}
-			if err := writeFileAtomic(opts.CheckpointFile, cp, 0o644); err != nil {
+			if err := WriteFileAtomic(opts.CheckpointFile, cp, 0o644); err != nil {
 				return nil, fmt.Errorf("writing checkpoint file: %w", err)
 			}
 		}
@@ -242,7 +242,7 @@ func checkLeaf(n int64, b []byte, prev, stored Hash) (*Leaf, error) {
 // the checkpoint kept in the file beside it.
 func (l *Log) checkCheckpointFile() error {
 	path := l.opts.CheckpointFile
-	b, err := readCapped(path, MaxCheckpointSize)
+	b, err := ReadFileCapped(path, MaxCheckpointSize)
 	if errors.Is(err, os.ErrNotExist) {
 		return &IntegrityError{Index: -1, Msg: fmt.Sprintf("checkpoint file %s is missing; it is written at init and never removed", path)}
 	}
@@ -266,24 +266,6 @@ func (l *Log) checkCheckpointFile() error {
 			Msg: fmt.Sprintf("store's tree at size %d has a different root from checkpoint file %s: history was rewritten", c.Size, path)}
 	}
 	return nil
-}
-
-func readCapped(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if st.Size() > limit {
-		return nil, fmt.Errorf("%s: %d bytes exceeds the %d-byte cap", path, st.Size(), limit)
-	}
-	b := make([]byte, st.Size())
-	_, err = f.ReadAt(b, 0)
-	return b, err
 }
 
 func (l *Log) treeHash(n int64) (Hash, error) {
@@ -631,7 +613,7 @@ func (l *Log) publishCheckpoints() {
 		if size == written || l.opts.CheckpointFile == "" {
 			return
 		}
-		if err := writeFileAtomic(l.opts.CheckpointFile, cp, 0o644); err == nil {
+		if err := WriteFileAtomic(l.opts.CheckpointFile, cp, 0o644); err == nil {
 			written = size
 		}
 	}
@@ -659,7 +641,7 @@ func (l *Log) Close() error {
 			<-l.pubDone
 			if l.opts.CheckpointFile != "" {
 				cp, _ := l.Checkpoint()
-				if err := writeFileAtomic(l.opts.CheckpointFile, cp, 0o644); err != nil {
+				if err := WriteFileAtomic(l.opts.CheckpointFile, cp, 0o644); err != nil {
 					l.closeErr = fmt.Errorf("writing checkpoint file: %w", err)
 				}
 			}

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"cmp"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -188,7 +187,7 @@ func exportBundle(d ledgerDir, req exportRequest, stderr io.Writer) (*exportResu
 	}
 
 	var n int64
-	err = writeFileAtomically(req.out, func(w io.Writer) error {
+	err = ledger.WriteAtomic(req.out, 0o644, func(w io.Writer) error {
 		f, err := os.Open(draft.Name())
 		if err != nil {
 			return err
@@ -516,48 +515,6 @@ func selectExport(v custody.ScanView, ids []string, all bool, size int64) (*expo
 	}
 	slices.Sort(sel.leaves)
 	return sel, nil
-}
-
-// writeFileAtomically writes path through a temporary file beside it,
-// synced and renamed into place, so that path is never a partial file.
-func writeFileAtomically(path string, write func(io.Writer) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if err = write(bw); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if dir, derr := os.Open(filepath.Dir(path)); derr == nil {
-		defer dir.Close()
-		if serr := dir.Sync(); serr != nil && !errors.Is(serr, os.ErrInvalid) {
-			return serr
-		}
-	}
-	return nil
 }
 
 type countWriter struct {

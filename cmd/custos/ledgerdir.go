@@ -137,29 +137,18 @@ func readPublicKey(path string) (*custody.PublicKey, error) {
 	return pub, nil
 }
 
-// readFileCapped reads a whole file, refusing one larger than limit before
-// reading it. "-" reads standard input.
+// readFileCapped reads a whole file, refusing one larger than limit
+// (ledger.ReadFileCapped); "-" reads standard input, capped the same way.
 func readFileCapped(path string, limit int64) ([]byte, error) {
-	var r io.Reader
-	if path == "-" {
-		r = os.Stdin
-	} else {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > limit {
-			return nil, fmt.Errorf("%w: %s is %d bytes, more than the %d-byte limit", errMalformed, path, st.Size(), limit)
-		}
-		r = f
+	if path != "-" {
+		return ledger.ReadFileCapped(path, limit)
 	}
-	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	b, err := io.ReadAll(io.LimitReader(os.Stdin, limit+1))
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%w: %s is more than the %d-byte limit", errMalformed, path, limit)
+		return nil, &ledger.ParseError{What: "standard input", Msg: fmt.Sprintf("more than the %d-byte cap", limit)}
 	}
 	return b, nil
 }

@@ -37,7 +37,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -157,7 +156,7 @@ func Init(dir, name string, password []byte) (vkey string, err error) {
 // Open opens the state directory dir made by Init, decrypting the key
 // with password, and locks it until Close.
 func Open(dir string, password []byte) (*Witness, error) {
-	b, err := readCapped(filepath.Join(dir, vkeyName), 1<<10)
+	b, err := ledger.ReadFileCapped(filepath.Join(dir, vkeyName), 1<<10)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("witness: %s is not a witness state directory (no %s); create one with custos witness init", dir, vkeyName)
 	}
@@ -180,7 +179,7 @@ func Open(dir string, password []byte) (*Witness, error) {
 }
 
 func open(dir, name, vkey string, password []byte) (*Witness, error) {
-	pem, err := readCapped(filepath.Join(dir, keyName), custody.MaxKeyFileSize)
+	pem, err := ledger.ReadFileCapped(filepath.Join(dir, keyName), custody.MaxKeyFileSize)
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +238,7 @@ func (w *Witness) AddLog(logVKey string) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	path := w.originPath(logsDir, v.Name(), ".vkey")
-	switch old, err := readCapped(path, 1<<10); {
+	switch old, err := ledger.ReadFileCapped(path, 1<<10); {
 	case err == nil:
 		if have := strings.TrimSpace(string(old)); have != vkey {
 			return fmt.Errorf("%w: origin %q has key %s, refusing %s", ErrLogKeyChanged, v.Name(), have, vkey)
@@ -253,7 +252,7 @@ func (w *Witness) AddLog(logVKey string) error {
 
 // logKey returns the registered key of origin.
 func (w *Witness) logKey(origin string) (note.Verifier, error) {
-	b, err := readCapped(w.originPath(logsDir, origin, ".vkey"), 1<<10)
+	b, err := ledger.ReadFileCapped(w.originPath(logsDir, origin, ".vkey"), 1<<10)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: origin %q", ErrUnknownLog, origin)
 	}
@@ -317,7 +316,7 @@ func (w *Witness) Cosign(proofText []byte, now time.Time) (cosigned []byte, err 
 		return nil, err
 	}
 	statePath := w.originPath(stateDir, origin, ".checkpoint")
-	state, err := readCapped(statePath, ledger.MaxCheckpointSize)
+	state, err := ledger.ReadFileCapped(statePath, ledger.MaxCheckpointSize)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if p.Old != 0 {
@@ -432,21 +431,4 @@ func originHash(origin string) string {
 
 func (w *Witness) originPath(dir, origin, ext string) string {
 	return filepath.Join(w.dir, dir, originHash(origin)+ext)
-}
-
-// readCapped reads a file of at most limit bytes.
-func readCapped(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("witness: %s is more than %d bytes", path, limit)
-	}
-	return b, nil
 }
