@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -11,20 +10,12 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-// ErrUncheckable is returned by an FsckOptions.CheckEntry function that has
-// no way to check an entry (its signer's key is unknown). Fsck counts such
-// entries instead of failing. Check with errors.Is.
-var ErrUncheckable = errors.New("entry cannot be checked")
-
 // FsckOptions configure Fsck.
 type FsckOptions struct {
 	// Verifier is the log's checkpoint key. Required.
 	Verifier note.Verifier
 	// CheckpointFile, if set, is compared with the store like Open does.
 	CheckpointFile string
-	// CheckEntry, if set, checks each entry (its signatures). It returns
-	// nil, ErrUncheckable, or an error naming what is wrong.
-	CheckEntry func(index int64, entry []byte) error
 	// Indexer, if set, replays every leaf through the same admission the
 	// log applies on append (custody rules, signatures by enrolled keys),
 	// into an index held in memory; a refused leaf fails the check. When
@@ -38,16 +29,14 @@ type FsckOptions struct {
 
 // An FsckReport says what Fsck read and recomputed.
 type FsckReport struct {
-	Size             int64 // leaves in the store
-	Root             Hash  // root recomputed from the leaves
-	LeavesChecked    int64 // leaves whose bytes, index, prev link and hash were checked
-	HashesChecked    int64 // stored tree hashes compared with recomputed ones
-	EntriesVerified  int64 // entries CheckEntry accepted
-	EntriesUnchecked int64 // entries CheckEntry could not check
-	EntriesAdmitted  int64 // leaves the Indexer replayed and accepted
-	IndexRecords     int64 // index records rebuilt (and compared, if IndexCompared)
-	IndexCompared    bool  // the stored index was compared with the rebuilt one
-	CheckpointSize   int64 // size of the checkpoint file, -1 if not checked
+	Size            int64 // leaves in the store
+	Root            Hash  // root recomputed from the leaves
+	LeavesChecked   int64 // leaves whose bytes, index, prev link and hash were checked
+	HashesChecked   int64 // stored tree hashes compared with recomputed ones
+	EntriesAdmitted int64 // leaves the Indexer replayed and accepted
+	IndexRecords    int64 // index records rebuilt (and compared, if IndexCompared)
+	IndexCompared   bool  // the stored index was compared with the rebuilt one
+	CheckpointSize  int64 // size of the checkpoint file, -1 if not checked
 }
 
 // fsckChunk is how many leaves Fsck reads per store call.
@@ -57,7 +46,7 @@ const fsckChunk = 1024
 // re-parses every leaf, checks its index and prev link, recomputes its leaf
 // hash and every stored tree hash (with transparency-dev/merkle's compact
 // ranges, an implementation independent of the tlog code that wrote them),
-// checks each entry with CheckEntry, recomputes the root from the leaves and
+// replays each entry through the Indexer, recomputes the root from the leaves and
 // compares it with the signed checkpoint in the store and in the checkpoint
 // file. The first problem ends the check: the returned error is an
 // *IntegrityError naming the first bad leaf when there is one, and the
@@ -134,16 +123,6 @@ func Fsck(store Store, opts FsckOptions) (*FsckReport, error) {
 					mem[r.Key] = r.Value
 				}
 				rep.EntriesAdmitted++
-			}
-			if opts.CheckEntry != nil {
-				switch err := opts.CheckEntry(idx, leaf.Entry); {
-				case err == nil:
-					rep.EntriesVerified++
-				case errors.Is(err, ErrUncheckable):
-					rep.EntriesUnchecked++
-				default:
-					return rep, &IntegrityError{Index: idx, Msg: "entry: " + err.Error(), Err: err}
-				}
 			}
 		}
 		got, err := store.ReadHashes(wantIdx)

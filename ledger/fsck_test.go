@@ -146,30 +146,28 @@ func TestFsckStoreTampering(t *testing.T) {
 	}
 }
 
-func TestFsckCheckEntry(t *testing.T) {
-	dir, keys := tamperFixture(t, 5)
-	st, err := badgerstore.Open(dir, badgerstore.Options{})
-	if err != nil {
+// TestFsckReplayRefusal: an entry the Indexer refuses on replay (stored
+// before the rules that now apply, or written around them) fails fsck,
+// naming its index.
+func TestFsckReplayRefusal(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	keys := ledgertest.NewKeys(t, "example.org/replay")
+	l := ledgertest.Open(t, dir, keys) // no indexer: the ledger takes anything
+	for i, e := range []string{"ok 0", "ok 1", "refuse 2", "ok 3"} {
+		if _, _, err := l.Append(context.Background(), []byte(e)); err != nil {
+			t.Fatalf("Append %d: %v", i, err)
+		}
+	}
+	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	rep, err := ledger.Fsck(st, ledger.FsckOptions{Verifier: keys.Verifier, CheckEntry: func(i int64, _ []byte) error {
-		if i%2 == 0 {
-			return ledger.ErrUncheckable
-		}
-		return nil
-	}})
-	if err != nil {
-		t.Fatal(err)
+	st := reopenStore(t, dir)
+	rep, err := ledger.Fsck(st, ledger.FsckOptions{Verifier: keys.Verifier, Indexer: counter{}})
+	wantBadIndex(t, "Fsck replaying a refused entry", err, 2)
+	if !errors.Is(err, errRefused) {
+		t.Errorf("Fsck error %v does not wrap the indexer's refusal", err)
 	}
-	if rep.EntriesVerified != 2 || rep.EntriesUnchecked != 3 {
-		t.Errorf("Fsck verified %d, unchecked %d; want 2, 3", rep.EntriesVerified, rep.EntriesUnchecked)
+	if rep.EntriesAdmitted != 2 {
+		t.Errorf("Fsck admitted %d entries before the refusal, want 2", rep.EntriesAdmitted)
 	}
-	_, err = ledger.Fsck(st, ledger.FsckOptions{Verifier: keys.Verifier, CheckEntry: func(i int64, _ []byte) error {
-		if i == 3 {
-			return errors.New("bad signature")
-		}
-		return nil
-	}})
-	wantBadIndex(t, "Fsck with a failing entry check", err, 3)
 }

@@ -100,6 +100,15 @@ func ledgerOf(c *cli.Context) (ledgerDir, error) {
 	return ledgerDir(d), nil
 }
 
+// ledgerNoArgs is the prologue of commands that take the ledger and no
+// positional argument.
+func ledgerNoArgs(c *cli.Context) (ledgerDir, error) {
+	if err := noArgs(c); err != nil {
+		return "", err
+	}
+	return ledgerOf(c)
+}
+
 // emit prints v as JSON with --json, else calls text.
 func (e *env) emit(c *cli.Context, v any, text func(w io.Writer)) error {
 	if c.Bool("json") {

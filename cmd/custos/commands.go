@@ -29,10 +29,7 @@ func (e *env) initCommand() *cli.Command {
 			&cli.StringFlag{Name: "admin-org", Usage: "the admin party's organisation (default: the origin)"},
 			&cli.StringFlag{Name: "admin-key", Usage: "write the admin key to PATH.key/PATH.pub instead of into the ledger directory"}},
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
-			d, err := ledgerOf(c)
+			d, err := ledgerNoArgs(c)
 			if err != nil {
 				return err
 			}
@@ -285,10 +282,7 @@ func (e *env) checkpointCommand() *cli.Command {
 		Flags:       []cli.Flag{ledgerFlag, jsonFlag, &cli.BoolFlag{Name: "vkey", Usage: "print the log's sumdb/note verifier key instead"}},
 		Subcommands: []*cli.Command{e.checkpointAttachCommand()},
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
-			d, err := ledgerOf(c)
+			d, err := ledgerNoArgs(c)
 			if err != nil {
 				return err
 			}
@@ -328,10 +322,7 @@ func (e *env) proveCommand() *cli.Command {
 			&cli.Int64Flag{Name: "index", Value: -1, Usage: "leaf index: inclusion proof in the latest checkpoint"},
 			&cli.Int64Flag{Name: "from", Value: -1, Usage: "earlier tree size: consistency proof to the latest checkpoint"}},
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
-			d, err := ledgerOf(c)
+			d, err := ledgerNoArgs(c)
 			if err != nil {
 				return err
 			}
@@ -377,10 +368,7 @@ func (e *env) showCommand() *cli.Command {
 			&cli.Int64Flag{Name: "index", Value: -1, Usage: "leaf index"},
 			&cli.BoolFlag{Name: "raw", Usage: "write the leaf's exact bytes (hash them with: (printf '\\0'; cat leaf) | sha256sum)"}},
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
-			d, err := ledgerOf(c)
+			d, err := ledgerNoArgs(c)
 			if err != nil {
 				return err
 			}
@@ -468,10 +456,7 @@ func (e *env) fsckCommand() *cli.Command {
 		UsageText: "custos fsck --ledger DIR [--json]",
 		Flags:     []cli.Flag{ledgerFlag, jsonFlag},
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
-			d, err := ledgerOf(c)
+			d, err := ledgerNoArgs(c)
 			if err != nil {
 				return err
 			}

@@ -197,10 +197,7 @@ func (e *env) partyCommand() *cli.Command {
 				&cli.StringFlag{Name: "pubkey", Usage: "the party's public key (PEM)"},
 				&cli.StringFlag{Name: "admin-key", Usage: "the ledger's admin key (default: admin.key in the ledger)"}},
 			Action: func(c *cli.Context) error {
-				if err := noArgs(c); err != nil {
-					return err
-				}
-				d, err := ledgerOf(c)
+				d, err := ledgerNoArgs(c)
 				if err != nil {
 					return err
 				}
@@ -256,10 +253,7 @@ func (e *env) keyRotateCommand() *cli.Command {
 			&cli.StringFlag{Name: "reason", Usage: "why"},
 			&cli.BoolFlag{Name: "admin", Usage: "sign with the ledger's admin key (after the current key was revoked)"}},
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
-			d, err := ledgerOf(c)
+			d, err := ledgerNoArgs(c)
 			if err != nil {
 				return err
 			}
@@ -324,10 +318,7 @@ func (e *env) keyRevokeCommand() *cli.Command {
 			&cli.StringFlag{Name: "reason", Usage: "why, e.g. compromise"},
 			&cli.BoolFlag{Name: "admin", Usage: "sign with the ledger's admin key"}},
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
-			d, err := ledgerOf(c)
+			d, err := ledgerNoArgs(c)
 			if err != nil {
 				return err
 			}
@@ -804,10 +795,7 @@ func (e *env) reindexCommand() *cli.Command {
 		UsageText: "custos reindex --ledger DIR",
 		Flags:     []cli.Flag{ledgerFlag, jsonFlag},
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
-			d, err := ledgerOf(c)
+			d, err := ledgerNoArgs(c)
 			if err != nil {
 				return err
 			}

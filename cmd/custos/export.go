@@ -39,10 +39,7 @@ func (e *env) exportCommand() *cli.Command {
 			&cli.StringFlag{Name: "out", Usage: "the bundle file to write (conventionally NAME.custos)"},
 			&cli.StringFlag{Name: "trust", Usage: "the trust policy the bundle is made for (copied in, informational)"}},
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
-			d, err := ledgerOf(c)
+			d, err := ledgerNoArgs(c)
 			if err != nil {
 				return err
 			}

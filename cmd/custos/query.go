@@ -112,10 +112,7 @@ func (e *env) statusCommand() *cli.Command {
 		UsageText: "custos status --ledger DIR [--party P] [--json]",
 		Flags:     []cli.Flag{ledgerFlag, jsonFlag, &cli.StringFlag{Name: "party", Usage: "only exhibits this party holds or is offered"}},
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
-			d, err := ledgerOf(c)
+			d, err := ledgerNoArgs(c)
 			if err != nil {
 				return err
 			}
