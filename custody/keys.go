@@ -249,11 +249,6 @@ func NewPublicKey(pub crypto.PublicKey) (*PublicKey, error) {
 	default:
 		return nil, fmt.Errorf("custody: public key of type %T is not accepted (want ed25519, ECDSA P-256 or P-384)", pub)
 	}
-	// sigstore's own check, kept as a second opinion (deprecated upstream,
-	// still present in v1.10.11).
-	if err := cryptoutils.ValidatePubKey(pub); err != nil { //nolint:staticcheck
-		return nil, fmt.Errorf("custody: %w", err)
-	}
 	// MarshalPKIXPublicKey also refuses an ECDSA point off its curve.
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {

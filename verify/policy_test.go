@@ -43,12 +43,12 @@ func newWitnessKey(t testing.TB, name string) witnessKey {
 func cosign(t testing.TB, signed []byte, ws ...witnessKey) []byte {
 	t.Helper()
 	for _, w := range ws {
-		n, err := note.Open(signed, note.VerifierList())
+		_, err := note.Open(signed, note.VerifierList())
 		var u *note.UnverifiedNoteError
 		if !errors.As(err, &u) {
 			t.Fatalf("note.Open(%q) = %v", signed, err)
 		}
-		n = u.Note
+		n := u.Note
 		n.Sigs, n.UnverifiedSigs = n.UnverifiedSigs, nil
 		if signed, err = note.Sign(n, w.signer); err != nil {
 			t.Fatal(err)

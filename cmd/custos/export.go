@@ -360,15 +360,9 @@ func knownCheckpoints(d ledgerDir, l *ledger.Log, logKey note.Verifier, size int
 
 // exportSelection is what a bundle holds.
 type exportSelection struct {
-	exhibits  []string                  // the exported exhibits, sorted
-	leaves    []int64                   // the leaf indexes, increasing
-	histories map[string]exhibitHistory // every exhibit with leaves in the bundle
-	later     int                       // history steps of these exhibits after the checkpoint
-}
-
-type exhibitHistory struct {
-	record *custody.ExhibitRecord
-	steps  []custody.HistoryStep // those in the bundle
+	exhibits []string // the exported exhibits, sorted
+	leaves   []int64  // the leaf indexes, increasing
+	later    int      // history steps of these exhibits after the checkpoint
 }
 
 // selectExport chooses the leaves of a bundle proven to a tree of size
