@@ -77,7 +77,10 @@ func decodeValue(dec *json.Decoder, path string) (any, error) {
 			if err != nil {
 				return nil, &ParseError{Field: path, Msg: "not JSON: " + err.Error()}
 			}
-			k := kt.(string) // json.Decoder yields only string keys inside an object
+			k, ok := kt.(string)
+			if !ok { // json.Decoder refuses non-string keys; be safe regardless
+				return nil, &ParseError{Field: path, Msg: "not JSON: object key is not a string"}
+			}
 			p := joinPath(path, k)
 			if _, dup := m[k]; dup {
 				return nil, &ParseError{Field: p, Msg: "duplicate key"}
@@ -86,8 +89,7 @@ func decodeValue(dec *json.Decoder, path string) (any, error) {
 				return nil, err
 			}
 		}
-		_, err = dec.Token() // '}'
-		return m, err
+		return m, closing(dec, path, '}')
 	case json.Delim('['):
 		s := []any{}
 		for i := 0; dec.More(); i++ {
@@ -97,10 +99,21 @@ func decodeValue(dec *json.Decoder, path string) (any, error) {
 			}
 			s = append(s, v)
 		}
-		_, err = dec.Token() // ']'
-		return s, err
+		return s, closing(dec, path, ']')
 	}
 	return tok, nil
+}
+
+// closing consumes the delimiter that ends an object or array.
+func closing(dec *json.Decoder, path string, delim json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return &ParseError{Field: path, Msg: "not JSON: " + err.Error()}
+	}
+	if tok != delim {
+		return &ParseError{Field: path, Msg: fmt.Sprintf("not JSON: want %v, got %v", delim, tok)}
+	}
+	return nil
 }
 
 func joinPath(path, key string) string {
