@@ -22,7 +22,14 @@ const maxJSONSize = 4 * MaxPolicySize
 // whose first non-blank byte is '{' is JSON and is returned as it is; any
 // other input is one YAML document (a second document is trailing data) with
 // no duplicate keys.
-func toJSON(b []byte) ([]byte, error) {
+func toJSON(b []byte) (j []byte, err error) {
+	// The YAML parser is not ours: should it ever panic on some input, that
+	// input is malformed, not a reason to crash the ledger.
+	defer func() {
+		if r := recover(); r != nil {
+			j, err = nil, &ParseError{Msg: fmt.Sprintf("not YAML: parser failed: %v", r)}
+		}
+	}()
 	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 && t[0] == '{' {
 		return b, nil
 	}
@@ -38,7 +45,7 @@ func toJSON(b []byte) ([]byte, error) {
 	if err := dec.Decode(&doc); !errors.Is(err, io.EOF) {
 		return nil, &ParseError{Msg: "trailing data after the policy document (a policy is one YAML document)"}
 	}
-	j, err := yaml.YAMLToJSONStrict(b)
+	j, err = yaml.YAMLToJSONStrict(b)
 	if err != nil {
 		return nil, &ParseError{Msg: "not YAML: " + err.Error()}
 	}
@@ -187,7 +194,7 @@ func checkShape(v any, t reflect.Type, path string) error {
 			return &ParseError{Field: path, Msg: "must be an integer, not " + kindOf(v)}
 		}
 		if _, err := strconv.ParseInt(n.String(), 10, 32); err != nil {
-			return &ParseError{Field: path, Msg: fmt.Sprintf("must be an integer, not %s", n)}
+			return &ParseError{Field: path, Msg: fmt.Sprintf("must be an integer of at most 32 bits, not %s", n)}
 		}
 	default:
 		panic("attribution: checkShape: unexpected kind " + t.Kind().String())

@@ -157,5 +157,20 @@ func ParseVerdict(b []byte) (*Verdict, error) {
 	if !bytes.Equal(v.Marshal(), b) {
 		return nil, &ParseError{Msg: "verdict is not in canonical form (as Verdict.Marshal encodes it)"}
 	}
+	// Lists that Evaluate never leaves empty must not be null, so that each
+	// verdict has one encoding.
+	if len(v.Levels) == 0 {
+		return nil, &ParseError{Field: "levels", Msg: "a verdict has at least one level"}
+	}
+	for i, l := range v.Levels {
+		if len(l.Rules) == 0 {
+			return nil, &ParseError{Field: fmt.Sprintf("levels[%d].rules", i), Msg: "a level has at least one rule"}
+		}
+		for k, line := range l.Lines {
+			if len(line.Findings) == 0 || len(line.Categories) == 0 {
+				return nil, &ParseError{Field: fmt.Sprintf("levels[%d].lines[%d]", i, k), Msg: "a line has findings and categories"}
+			}
+		}
+	}
 	return &v, nil
 }

@@ -148,6 +148,9 @@ func TestParseVerdictRejectsNonCanonical(t *testing.T) {
 		{"empty list spelt out", bytes.Replace(b, []byte(`"pass":true,`), []byte(`"pass":true,"satisfied":[],`), 1)},
 		{"null list", bytes.Replace(b, []byte(`"pass":true,`), []byte(`"pass":true,"violated":null,`), 1)},
 		{"null", []byte("null")},
+		{"no levels", (&Verdict{}).Marshal()},
+		{"empty levels", (&Verdict{Levels: []LevelResult{}}).Marshal()},
+		{"a level without rules", (&Verdict{Levels: []LevelResult{{Name: "x"}}}).Marshal()},
 		{"empty", nil},
 		{"too large", make([]byte, MaxVerdictSize+1)},
 	} {
