@@ -262,7 +262,7 @@ func (e *evaluation) admit(f *Finding, l *Level) []failure {
 		fs = append(fs, failure{rule, fmt.Sprintf(format, args...)})
 	}
 	if _, ok := e.g.Parties[f.Party]; !ok {
-		add("", "party %q is not enrolled", f.Party)
+		add("", `party "%s" is not enrolled`, f.Party)
 	}
 	malformed := false
 	for _, err := range []error{ValidGrade(f.SourceReliability, f.Credibility), ValidCategory(f.Category), ValidConfidence(f.Confidence)} {
@@ -279,7 +279,7 @@ func (e *evaluation) admit(f *Finding, l *Level) []failure {
 		add(ruleKeys, "signing key not valid at index %d", f.Index)
 	}
 	if in.MethodRegistered && !slices.Contains(e.p.Methods, f.Method) {
-		add(ruleMethod, "method %q not in the policy's registry", f.Method)
+		add(ruleMethod, `method "%s" not in the policy's registry`, f.Method)
 	}
 	if in.CustodyUnbroken {
 		inputs := slices.Clone(f.Inputs)

@@ -10,8 +10,6 @@ import (
 	"io"
 	"reflect"
 	"slices"
-	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -364,18 +362,20 @@ func (p *Policy) validateLadder(i int) error {
 	return nil
 }
 
-// validLevelName accepts 1–64 printable characters without leading or
-// trailing space: level names are legal standards ("reasonable grounds").
+// validLevelName accepts 1–64 bytes of UTF-8 without control characters
+// (C0, DEL, C1) and without leading or trailing space: level names are legal
+// standards ("reasonable grounds"). The rule uses fixed code point ranges,
+// not Unicode tables, so that no Go release accepts a policy another refuses.
 func validLevelName(name string) error {
 	if name == "" || len(name) > 64 {
 		return fmt.Errorf("level name must be 1–64 bytes")
 	}
-	if strings.TrimSpace(name) != name {
+	if name[0] == ' ' || name[len(name)-1] == ' ' {
 		return fmt.Errorf("level name %q has leading or trailing space", name)
 	}
 	for _, r := range name {
-		if !unicode.IsPrint(r) {
-			return fmt.Errorf("level name %q has a non-printable character", name)
+		if r < 0x20 || (r >= 0x7f && r < 0xa0) || r == utf8.RuneError {
+			return fmt.Errorf("level name %q has a control character or invalid UTF-8", name)
 		}
 	}
 	return nil

@@ -154,6 +154,8 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"reproducing orgs missing", mutate(t, "      min_reproducing_orgs: 1\n", ""), "levels[1].corroboration.min_reproducing_orgs", "required (at least 1) when min_reproduced_lines is set"},
 		{"unknown category", mutate(t, "not_solely: [infrastructure]", "not_solely: [geolocation]"), "levels[1].corroboration.not_solely[0]", "not one of"},
 		{"duplicate level name", mutate(t, "- name: reasonable grounds", "- name: reasonable basis"), "levels[1].name", "duplicate level name"},
+		{"control character in a level name", mutate(t, "- name: reasonable grounds", `- name: "reasonable\tgrounds"`), "levels[1].name", "control character"},
+		{"space around a level name", mutate(t, "- name: reasonable grounds", `- name: "reasonable grounds "`), "levels[1].name", "leading or trailing space"},
 		{"empty level name", mutate(t, "- name: reasonable grounds", `- name: ""`), "levels[1].name", "1–64 bytes"},
 		{"empty levels", []byte("custos_policy: 1\nname: x\nmethods: []\nbaseline_max_likelihood: unlikely\nlevels: []\n"), "levels", "at least one level"},
 		{"levels out of order", mutate(t, "max_likelihood: almost certain", "max_likelihood: likely"), "levels[2].max_likelihood", "below"},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 )
 
 // EvaluatorVersion names this evaluator in every verdict. It changes whenever
@@ -45,6 +46,11 @@ const (
 	ResultRefuted   = "refuted"
 )
 
+// The messages of the Valid functions end up in verdicts ("malformed: …"),
+// so they quote values with plain quotation marks, never %q: what %q escapes
+// depends on the Unicode tables of the Go release, and a verdict must be
+// byte-identical whichever release re-evaluates it.
+
 var (
 	policyNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 	methodRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$`)
@@ -54,7 +60,7 @@ var (
 // grade (A–F) and credibility an information credibility grade (1–6).
 func ValidGrade(source string, credibility int) error {
 	if !slices.Contains(SourceReliabilities, source) {
-		return fmt.Errorf("source reliability %q is not one of A–F", source)
+		return fmt.Errorf(`source reliability "%s" is not one of A–F`, source)
 	}
 	if credibility < BestCredibility || credibility > WorstCredibility {
 		return fmt.Errorf("information credibility %d is not in 1–6", credibility)
@@ -65,7 +71,7 @@ func ValidGrade(source string, credibility int) error {
 // ValidCategory reports whether c is one of Categories.
 func ValidCategory(c string) error {
 	if !slices.Contains(Categories, c) {
-		return fmt.Errorf("category %q is not one of %q", c, Categories)
+		return fmt.Errorf(`category "%s" is not one of %s`, c, strings.Join(Categories, ", "))
 	}
 	return nil
 }
@@ -73,7 +79,7 @@ func ValidCategory(c string) error {
 // ValidLikelihood reports whether band is one of the ICD 203 LikelihoodBands.
 func ValidLikelihood(band string) error {
 	if !slices.Contains(LikelihoodBands, band) {
-		return fmt.Errorf("likelihood %q is not an ICD 203 band (%q)", band, LikelihoodBands)
+		return fmt.Errorf(`likelihood "%s" is not an ICD 203 band (%s)`, band, strings.Join(LikelihoodBands, ", "))
 	}
 	return nil
 }
@@ -92,7 +98,7 @@ func ValidConfidence(c int) error {
 // digits and . _ : / -, starting with a letter or digit.
 func ValidMethod(id string) error {
 	if !methodRE.MatchString(id) {
-		return fmt.Errorf("method id %q is not 1–128 of [A-Za-z0-9._:/-] starting with a letter or digit", id)
+		return fmt.Errorf(`method id "%s" is not 1–128 of [A-Za-z0-9._:/-] starting with a letter or digit`, id)
 	}
 	return nil
 }
@@ -101,7 +107,7 @@ func ValidMethod(id string) error {
 // or ResultRefuted.
 func ValidResult(r string) error {
 	if r != ResultConfirmed && r != ResultRefuted {
-		return fmt.Errorf("reproduction result %q is not %q or %q", r, ResultConfirmed, ResultRefuted)
+		return fmt.Errorf(`reproduction result "%s" is not "%s" or "%s"`, r, ResultConfirmed, ResultRefuted)
 	}
 	return nil
 }
@@ -110,7 +116,7 @@ func ValidResult(r string) error {
 // [a-z0-9][a-z0-9._-]{0,63}.
 func ValidPolicyName(name string) error {
 	if !policyNameRE.MatchString(name) {
-		return fmt.Errorf("policy name %q does not match [a-z0-9][a-z0-9._-]{0,63}", name)
+		return fmt.Errorf(`policy name "%s" does not match [a-z0-9][a-z0-9._-]{0,63}`, name)
 	}
 	return nil
 }
