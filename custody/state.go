@@ -105,6 +105,12 @@ var eventOf = map[string]string{
 	PredicateSeal:      EventSeal,
 	PredicateUnseal:    EventUnseal,
 	PredicateDispose:   EventDispose,
+
+	PredicateFinding:      EventFinding,
+	PredicateReproduction: EventReproduction,
+	PredicateHypothesis:   EventHypothesis,
+	PredicatePolicy:       EventPolicy,
+	PredicateVerdict:      EventVerdict,
 }
 
 // holdingRoles are the roles that may hold an exhibit.
@@ -438,6 +444,16 @@ func (a *applier) apply() (*Event, error) {
 		ev, err = a.unseal()
 	case PredicateDispose:
 		ev, err = a.dispose()
+	case PredicateFinding:
+		ev, err = a.applyFinding()
+	case PredicateReproduction:
+		ev, err = a.applyReproduction()
+	case PredicateHypothesis:
+		ev, err = a.applyHypothesis()
+	case PredicatePolicy:
+		ev, err = a.applyPolicy()
+	case PredicateVerdict:
+		ev, err = a.applyVerdict()
 	default:
 		if strings.HasPrefix(stmt.PredicateType, predicateBase) {
 			// A custody predicate of a version this code does not know
