@@ -97,6 +97,9 @@ type BundleReport struct {
 	// names, in its order, then the others the bundle holds (parents,
 	// derived items), by id.
 	Exhibits []ExhibitVerdict `json:"exhibits"`
+	// Hypotheses are the bundle's attribution hypotheses, each with its
+	// logged verdicts evaluated again by the verifier.
+	Hypotheses []HypothesisReport `json:"hypotheses,omitempty"`
 	// Evidence are the files of BundleOptions.Evidence, in path order.
 	Evidence []EvidenceFile `json:"evidence,omitempty"`
 	// Problems are every failed check, in the order found.
@@ -172,6 +175,7 @@ type EvidenceFile struct {
 //	gap               an exhibit's history names a leaf the bundle does not hold
 //	exhibit           an exhibit the manifest names is missing, or its record is inconsistent
 //	evidence          an evidence file matches no exhibit, or differs from it
+//	verdict           a logged attribution verdict is not what evaluating its policy again gives
 //
 // Index is the leaf concerned, or -1.
 type Problem struct {
@@ -1115,6 +1119,9 @@ func (v *bundleVerifier) finish() error {
 			ID: id, InManifest: named[id], Holder: x.Holder, Status: x.Status, Digests: x.Digests, Size: x.Size,
 			Parents: x.Parents, Derived: x.Derived, Steps: steps,
 		})
+	}
+	if err := v.checkVerdicts(); err != nil {
+		return err
 	}
 	if v.opts.Evidence != "" {
 		if err := v.checkEvidence(byID); err != nil {

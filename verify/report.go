@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -35,6 +36,13 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 		return strings.Join(out, "; ")
 	},
 	"join": strings.Join,
+	"ints": func(is []int64) string {
+		out := make([]string, len(is))
+		for i, n := range is {
+			out[i] = strconv.FormatInt(n, 10)
+		}
+		return strings.Join(out, ", ")
+	},
 }).Parse(reportTemplate))
 
 // RenderReport renders r as report.html: one self-contained HTML page (its

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
+	"embed"
 	"encoding/binary"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,7 +142,7 @@ func runDemo(dir string, out io.Writer) (*demoSummary, error) {
 	sum := &demoSummary{Dir: dir, Ledger: L}
 	fmt.Fprintf(out, "custos demo: operation GRIDLOCK, in %s\n(demo keys are encrypted with the password %q)\n", dir, demoPassword)
 
-	for _, d := range []string{"keys", "field", "lab-inbox", "lab-work", "witnesses"} {
+	for _, d := range []string{"keys", "field", "lab-inbox", "lab-work", "witnesses", "policies"} {
 		if err := os.MkdirAll(p(d), 0o755); err != nil {
 			return nil, err
 		}
@@ -163,10 +165,25 @@ func runDemo(dir string, out io.Writer) (*demoSummary, error) {
 	save := func(path string) func(string) error {
 		return func(out string) error { return os.WriteFile(path, []byte(out), 0o644) }
 	}
+	// as is a signing command line for party, with its key and the ledger.
+	as := func(party string, args ...string) []string {
+		return append(args, "--as", party, "--key", p("keys", party), "--ledger", L)
+	}
+	// lastCosigned is the size of the latest checkpoint the witnesses
+	// cosigned: the size their next consistency proof starts from.
+	lastCosigned := func() int64 {
+		sizes, err := cosignedSizes(ledgerDir(L))
+		if err != nil || len(sizes) == 0 {
+			return 0
+		}
+		return sizes[len(sizes)-1]
+	}
 	steps := []struct {
 		say  string
 		want int
 		args []string
+		lazy func() []string // args computed when the step runs
+		keep bool            // keep the checkpoint after this step
 		prep func() error
 		post func(stdout string) error
 	}{
@@ -176,14 +193,16 @@ func runDemo(dir string, out io.Writer) (*demoSummary, error) {
 			args: []string{"key", "generate", "--out", p("keys", "cert-ua"), "--type", "ed25519"}},
 		{args: []string{"key", "generate", "--out", p("keys", "neutral-lab"), "--type", "ecdsa-p256"}},
 		{args: []string{"key", "generate", "--out", p("keys", "facilitator"), "--type", "ed25519"}},
+		{args: []string{"key", "generate", "--out", p("keys", "second-lab"), "--type", "ed25519"}},
 		{say: "The admin enrols them; each enrolment is also signed by the party's key (proof of possession).",
-			args: []string{"party", "enroll", "--ledger", L, "--name", "cert-ua", "--org", "CERT-UA", "--role", "collector", "--role", "custodian", "--pubkey", p("keys", "cert-ua.pub"), "--key", p("keys", "cert-ua")}},
+			args: []string{"party", "enroll", "--ledger", L, "--name", "cert-ua", "--org", "CERT-UA", "--role", "collector", "--role", "custodian", "--role", "analyst", "--pubkey", p("keys", "cert-ua.pub"), "--key", p("keys", "cert-ua")}},
 		{args: []string{"party", "enroll", "--ledger", L, "--name", "neutral-lab", "--org", "Neutral Forensic Lab", "--role", "analyst", "--role", "custodian", "--pubkey", p("keys", "neutral-lab.pub"), "--key", p("keys", "neutral-lab")}},
+		{args: []string{"party", "enroll", "--ledger", L, "--name", "second-lab", "--org", "Second Opinion Lab", "--role", "analyst", "--pubkey", p("keys", "second-lab.pub"), "--key", p("keys", "second-lab")}},
 		{args: []string{"party", "enroll", "--ledger", L, "--name", "facilitator", "--org", "Neutral Facilitator", "--role", "facilitator", "--pubkey", p("keys", "facilitator.pub"), "--key", p("keys", "facilitator")}},
 		{say: "CERT-UA images the HMI of substation 7 through a write blocker, and captures its memory.",
 			args: []string{"acquire", p("field", "hmi-disk.img"), "--exhibit", "CERT-UA-2026-0042", "--source", "HV-substation-7 HMI, SN 4411", "--method", "dd via hardware write blocker", "--tool", "dd 9.1", "--location", "Substation 7, Kharkiv oblast", "--hash", "sha256,sha512,sha1,md5", "--as", "cert-ua", "--key", p("keys", "cert-ua"), "--ledger", L}},
 		{args: []string{"acquire", p("field", "hmi-memory.lime"), "--exhibit", "CERT-UA-2026-0043", "--source", "HV-substation-7 HMI, SN 4411, live RAM", "--method", "LiME over USB", "--tool", "LiME 1.9.1", "--as", "cert-ua", "--key", p("keys", "cert-ua"), "--ledger", L}},
-		{say: "Registering the same bytes twice returns the existing exhibit.",
+		{say: "Registering the same bytes twice returns the existing exhibit.", keep: true,
 			args: []string{"acquire", p("field", "hmi-disk.img"), "--exhibit", "CERT-UA-2026-0099", "--source", "again", "--method", "again", "--as", "cert-ua", "--key", p("keys", "cert-ua"), "--ledger", L}},
 		{say: "CERT-UA releases both images to the neutral lab.",
 			args: []string{"release", "CERT-UA-2026-0042", "--to", "neutral-lab", "--reason", "forensic analysis", "--as", "cert-ua", "--key", p("keys", "cert-ua"), "--ledger", L},
@@ -238,6 +257,43 @@ func runDemo(dir string, out io.Writer) (*demoSummary, error) {
 		{say: "The tribunal's trust policy: the log key, both witnesses, quorum 2.",
 			args: []string{"trust", "init", "--log-key", p("log.vkey"), "--witness", p("witnesses", "registry", "witness.vkey"), "--witness", p("witnesses", "ngo", "witness.vkey"), "--quorum", "2"},
 			post: save(p("trust.policy"))},
+		{say: "Attribution. Three organisations state findings drawn from the exhibits, each graded on the Admiralty scale.",
+			args: as("cert-ua", "finding", "add", "--id", "F-01", "--claim", "the HMI beaconed to 203.0.113.7:443 every 300 s", "--category", "infrastructure",
+				"--method", "SOLVE-IT:DFT-1042", "--input", "CERT-UA-2026-0043/D1", "--source-reliability", "B", "--credibility", "2", "--confidence", "80")},
+		{args: as("neutral-lab", "finding", "add", "--id", "F-02", "--claim", "the dropper shares its custom RC4 key schedule with APT-X's GRIDSTRIKE family", "--category", "malware",
+			"--method", "LAB-SOP:MALWARE-SIM-3", "--input", "CERT-UA-2026-0042/D1", "--source-reliability", "A", "--credibility", "2", "--confidence", "85")},
+		{args: as("second-lab", "finding", "add", "--id", "F-03", "--claim", "persistence through a scheduled task named as in APT-X's known playbook", "--category", "ttp",
+			"--method", "SOLVE-IT:DFT-1014", "--input", "CERT-UA-2026-0042/D1", "--source-reliability", "B", "--credibility", "2", "--confidence", "75")},
+		{say: "A contradicting finding: the C2 address was used by another group. CERT-UA rebuts it with hosting records.",
+			args: as("second-lab", "finding", "add", "--id", "F-04", "--claim", "203.0.113.7 served criminal group Y's botnet in 2024", "--category", "infrastructure",
+				"--method", "LAB-SOP:PDNS-1", "--input", "CERT-UA-2026-0043/D1", "--source-reliability", "B", "--credibility", "2", "--confidence", "70")},
+		{args: as("cert-ua", "finding", "add", "--id", "F-05", "--claim", "203.0.113.7 was reassigned in January 2026, after group Y's use ended", "--category", "infrastructure",
+			"--method", "SOLVE-IT:DFT-1002", "--input", "CERT-UA-2026-0043/D1", "--source-reliability", "B", "--credibility", "2", "--confidence", "80", "--rebuts", "F-04")},
+		{say: "The second lab reproduces the malware finding; a lab cannot reproduce its own finding (exit 8).",
+			args: as("second-lab", "finding", "reproduce", "F-02", "--result", "confirmed")},
+		{want: exitRefused, args: as("neutral-lab", "finding", "reproduce", "F-02", "--result", "confirmed")},
+		{say: "The facilitator states the hypothesis and registers two attribution policies, co-signed by the parties, before anyone evaluates.",
+			args: as("facilitator", "hypothesis", "add", "--id", "H-1", "--statement", "Operation GRIDLOCK is attributable to actor APT-X",
+				"--supports", "F-01,F-02,F-03", "--contradicts", "F-04", "--likelihood", "very likely")},
+		{args: as("facilitator", "policy", "register", p("policies", "reasonable-grounds.yaml"), "--cosign-key", p("keys", "cert-ua"), "--cosign-key", p("keys", "neutral-lab")),
+			prep: writeDemoPolicies(p("policies"))},
+		{args: as("facilitator", "policy", "register", p("policies", "clear-and-convincing.yaml"), "--cosign-key", p("keys", "cert-ua"), "--cosign-key", p("keys", "neutral-lab"))},
+		{say: "The witnesses cosign the new checkpoint, so the evaluation can count it as witnessed.",
+			lazy: func() []string { return []string{"prove", "--from", fmt.Sprint(lastCosigned()), "--ledger", L} }, post: save(p("proof-2.txt"))},
+		{args: []string{"witness", "cosign", "--state", p("witnesses", "registry"), "--proof", p("proof-2.txt"), "--log-key", p("log.vkey")}, post: save(p("cosigned-registry-2.txt"))},
+		{args: []string{"witness", "cosign", "--state", p("witnesses", "ngo"), "--proof", p("proof-2.txt"), "--log-key", p("log.vkey")}, post: save(p("cosigned-ngo-2.txt"))},
+		{args: []string{"checkpoint", "attach", "--ledger", L, p("cosigned-registry-2.txt")}},
+		{args: []string{"checkpoint", "attach", "--ledger", L, p("cosigned-ngo-2.txt")}},
+		{say: "Evaluated under un-gge-l2, H-1 reaches \"reasonable grounds\": three independent lines, one reproduced, the contradiction rebutted.",
+			args: as("facilitator", "evaluate", "H-1", "--policy", "un-gge-l2", "--trust", p("trust.policy"))},
+		{say: "Under un-gge-l3 it falls short of \"clear and convincing\": the trace says which rules fail and why.",
+			args: as("facilitator", "evaluate", "H-1", "--policy", "un-gge-l3", "--trust", p("trust.policy"))},
+		{say: "The witnesses cosign again, so the bundle's checkpoint covers the verdicts.",
+			lazy: func() []string { return []string{"prove", "--from", fmt.Sprint(lastCosigned()), "--ledger", L} }, post: save(p("proof-3.txt"))},
+		{args: []string{"witness", "cosign", "--state", p("witnesses", "registry"), "--proof", p("proof-3.txt"), "--log-key", p("log.vkey")}, post: save(p("cosigned-registry-3.txt"))},
+		{args: []string{"witness", "cosign", "--state", p("witnesses", "ngo"), "--proof", p("proof-3.txt"), "--log-key", p("log.vkey")}, post: save(p("cosigned-ngo-3.txt"))},
+		{args: []string{"checkpoint", "attach", "--ledger", L, p("cosigned-registry-3.txt")}},
+		{args: []string{"checkpoint", "attach", "--ledger", L, p("cosigned-ngo-3.txt")}},
 		{say: "The facilitator exports the memory image's custody (with its derived network log) as one bundle for the tribunal.",
 			args: []string{"export", "--exhibit", "CERT-UA-2026-0043", "--out", p("gridlock-0043.custos"), "--trust", p("trust.policy"), "--ledger", L}},
 		{say: "The tribunal verifies it offline, with its own trust policy and the evidence files it received.",
@@ -250,7 +306,7 @@ func runDemo(dir string, out io.Writer) (*demoSummary, error) {
 			}},
 	}
 	var oldCheckpoint []byte
-	for i, s := range steps {
+	for _, s := range steps {
 		if s.say != "" {
 			r.say("%s", s.say)
 		}
@@ -259,7 +315,11 @@ func runDemo(dir string, out io.Writer) (*demoSummary, error) {
 				return nil, err
 			}
 		}
-		out, err := r.run(s.want, s.args...)
+		args := s.args
+		if s.lazy != nil {
+			args = s.lazy()
+		}
+		out, err := r.run(s.want, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -271,7 +331,7 @@ func runDemo(dir string, out io.Writer) (*demoSummary, error) {
 		if s.want == exitVerifyFailed {
 			sum.Rejections++
 		}
-		if i == 9 { // after the acquisitions: keep a checkpoint, as a witness would
+		if s.keep { // after the acquisitions: keep a checkpoint, as a witness would
 			b, err := os.ReadFile(filepath.Join(L, checkpointName))
 			if err != nil {
 				return nil, err
@@ -323,6 +383,33 @@ func runDemo(dir string, out io.Writer) (*demoSummary, error) {
 	sum.InclusionIndex, sum.ConsistencyFrom, sum.FsckOK = idx, old.Size, true
 	r.say("Verified offline with the published log key alone: leaf %d is in the size-%d tree, and the size-%d checkpoint kept after the acquisitions is a prefix of it.", idx, size, old.Size)
 	return sum, nil
+}
+
+// demoPolicies are the example policies of testdata/policies, embedded
+// (TestDemoPoliciesAreTheExamples keeps the copies equal).
+//
+//go:embed policies/*.yaml
+var demoPolicies embed.FS
+
+// writeDemoPolicies writes the example policies into dir, as a facilitator
+// would have them on disk.
+func writeDemoPolicies(dir string) func() error {
+	return func() error {
+		files, err := fs.Glob(demoPolicies, "policies/*.yaml")
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			b, err := demoPolicies.ReadFile(f)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 // copyFile copies a file; damage flips one byte in the middle, as a bad

@@ -340,11 +340,23 @@ func knownCheckpoints(d ledgerDir, l *ledger.Log, logKey note.Verifier, size int
 	if err != nil {
 		return nil, err
 	}
+	// The checkpoints verdicts were evaluated at: the verifier proves each
+	// a prefix of the bundle's. A cosigned copy of the same size, read
+	// first, is kept instead.
+	vs, err := custody.Verdicts(l.Index())
+	if err != nil {
+		return nil, err
+	}
+	for _, vr := range vs {
+		if vr.Index < size {
+			all = append(all, []byte(vr.Checkpoint))
+		}
+	}
 	var out []knownCheckpoint
 	for _, b := range all {
 		c, err := verify.Checkpoint(b, logKey)
 		if err != nil {
-			return nil, fmt.Errorf("a cosigned checkpoint of the ledger: %w", err)
+			return nil, fmt.Errorf("a cosigned checkpoint of the ledger, or one a verdict names: %w", err)
 		}
 		if c.Size < 1 || c.Size >= size {
 			continue
@@ -374,6 +386,10 @@ type exportSelection struct {
 //     the derivation, recursively (so a replay can check that whoever
 //     derived held the parent);
 //   - every party event: each enrolment, key rotation and key revocation;
+//   - every attribution event (finding, reproduction, hypothesis, policy,
+//     verdict) and the whole history of every exhibit a finding or
+//     reproduction takes as input, with its derived items and parents as
+//     above;
 //   - leaf 0, the admin's enrolment.
 //
 // Events at or after size are left out (they are not in the tree the
@@ -426,11 +442,28 @@ func selectExport(v custody.ScanView, ids []string, all bool, size int64) (*expo
 		sel.exhibits = slices.Compact(sel.exhibits)
 	}
 
+	// The attribution record: every finding, reproduction, hypothesis,
+	// policy and verdict, and the whole history of every exhibit a finding
+	// or reproduction takes as input, so that the verifier rebuilds the
+	// evidence graph each verdict was evaluated on.
+	attrLeaves, inputs, err := attributionLeaves(v, size)
+	if err != nil {
+		return nil, err
+	}
+
 	// limit[x] is the last index of x's history the bundle holds.
 	limit := map[string]int64{}
 	queue := slices.Clone(sel.exhibits)
 	for _, id := range sel.exhibits {
 		limit[id] = math.MaxInt64
+	}
+	for _, id := range inputs {
+		if x, err := record(id); err != nil {
+			return nil, err
+		} else if _, ok := limit[id]; !ok && x.Acquired < size {
+			limit[id] = math.MaxInt64
+			queue = append(queue, id)
+		}
 	}
 	for len(queue) > 0 { // derived items, recursively: their whole histories
 		id := queue[0]
@@ -470,6 +503,9 @@ func selectExport(v custody.ScanView, ids []string, all bool, size int64) (*expo
 	}
 
 	set := map[int64]bool{0: true}
+	for _, i := range attrLeaves {
+		set[i] = true
+	}
 	for id, last := range limit {
 		_, steps, err := custody.History(v, id)
 		if err != nil {
@@ -534,4 +570,50 @@ func renderReport(path string, policy *verify.Policy, now time.Time) ([]byte, er
 		return nil, verr
 	}
 	return verify.RenderReport(rep), verr
+}
+
+// attributionLeaves returns the leaves of every attribution event below
+// size and the exhibits that findings and reproductions take as input.
+func attributionLeaves(v custody.ScanView, size int64) (leaves []int64, inputs []string, err error) {
+	fs, err := custody.Findings(v)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, f := range fs {
+		if f.Index >= size {
+			continue
+		}
+		leaves = append(leaves, f.Index)
+		inputs = append(inputs, f.Inputs...)
+		for _, r := range f.Reproductions {
+			if r.Index < size {
+				leaves = append(leaves, r.Index)
+				inputs = append(inputs, r.Inputs...)
+			}
+		}
+	}
+	hs, err := custody.Hypotheses(v)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, h := range hs {
+		leaves = append(leaves, h.Index)
+	}
+	ps, err := custody.Policies(v)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, p := range ps {
+		leaves = append(leaves, p.Index)
+	}
+	vs, err := custody.Verdicts(v)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, vr := range vs {
+		leaves = append(leaves, vr.Index)
+	}
+	leaves = slices.DeleteFunc(leaves, func(i int64) bool { return i >= size })
+	slices.Sort(inputs)
+	return leaves, slices.Compact(inputs), nil
 }

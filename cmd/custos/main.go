@@ -33,6 +33,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/custos-ledger/custos/custody"
+	"github.com/custos-ledger/custos/custody/attribution"
 	"github.com/custos-ledger/custos/ledger"
 	"github.com/custos-ledger/custos/verify"
 )
@@ -96,6 +97,7 @@ func exitCode(err error) int {
 		sigErr   *custody.SignatureError
 		lparse   *ledger.ParseError
 		cparse   *custody.ParseError
+		aparse   *attribution.ParseError
 		exitCode cli.ExitCoder
 		rule     *custody.RuleError
 	)
@@ -116,7 +118,7 @@ func exitCode(err error) int {
 		return exitVerifyFailed
 	case errors.As(err, &rule):
 		return exitRefused
-	case errors.As(err, &lparse), errors.As(err, &cparse), errors.Is(err, errMalformed):
+	case errors.As(err, &lparse), errors.As(err, &cparse), errors.As(err, &aparse), errors.Is(err, errMalformed):
 		return exitMalformed
 	case errors.Is(err, custody.ErrWrongPassword):
 		return exitUsage

@@ -114,6 +114,20 @@ func printBundleReport(w io.Writer, r *verify.BundleReport) {
 		}
 		fmt.Fprintln(w, line)
 	}
+	for _, h := range r.Hypotheses {
+		fmt.Fprintf(w, "hypothesis %s (%s): %s\n", h.ID, h.Likelihood, h.Statement)
+		for _, v := range h.Verdicts {
+			ok := "re-evaluated: identical"
+			if !v.Ok {
+				ok = "NOT reproduced"
+			}
+			level := v.Level
+			if level == "" {
+				level = "no level"
+			}
+			fmt.Fprintf(w, "  verdict leaf %d under %s by %s: %s; %s\n", v.Index, v.Policy, v.Party, level, ok)
+		}
+	}
 	for _, f := range r.Evidence {
 		if f.Status != verify.EvidenceMatched {
 			fmt.Fprintf(w, "evidence %s: %s\n", f.Path, f.Status)
