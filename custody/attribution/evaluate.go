@@ -24,8 +24,8 @@ const (
 // duplicate ids, the policy or hypothesis not covered by the checkpoint, a
 // hypothesis asserting no valid band) is an error saying so.
 //
-// The algorithm, specified step by step in docs/attribution-policy.md
-// §Evaluation: each level is evaluated independently; a supporting finding is
+// The algorithm is specified step by step in docs/attribution-policy.md §5.
+// In short: each level is evaluated independently; a supporting finding is
 // counted at a level when it passes the level's integrity gates and quality
 // floor and no reproduction refutes it; counted findings are grouped into
 // independent lines; each rule measures its count; the verdict reports the

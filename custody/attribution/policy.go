@@ -143,7 +143,7 @@ func PolicyDigest(b []byte) string {
 
 // ParsePolicy parses and validates a policy written in YAML or JSON. The
 // document is closed (an unknown field is an error naming it), typed, and
-// validated as docs/attribution-policy.md specifies. Every error is a
+// validated as docs/attribution-policy.md §2 specifies. Every error is a
 // *ParseError; b longer than MaxPolicySize is refused before parsing.
 func ParsePolicy(b []byte) (*Policy, error) {
 	if len(b) > MaxPolicySize {
@@ -178,7 +178,7 @@ func ParsePolicy(b []byte) (*Policy, error) {
 	return &p, nil
 }
 
-// Validate checks every rule of docs/attribution-policy.md §Validation that
+// Validate checks every rule of docs/attribution-policy.md §2 that
 // the shape of the document does not already enforce, and returns the first
 // violation as a *ParseError. ParsePolicy calls it; it is exported so that a
 // Policy built in Go can be checked the same way.

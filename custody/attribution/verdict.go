@@ -13,7 +13,7 @@ const MaxVerdictSize = 16 << 20
 
 // A Verdict is the result of evaluating a hypothesis under a registered
 // policy at a checkpoint. Its JSON form (Marshal) is the predicate of the
-// verdict entry; docs/attribution-policy.md §Verdict specifies every field.
+// verdict entry; docs/attribution-policy.md §7 specifies every field.
 type Verdict struct {
 	Evaluator  string        `json:"evaluator"`
 	Hypothesis HypothesisRef `json:"hypothesis"`
