@@ -132,8 +132,9 @@ type KeyRecord struct {
 	RotatedOut int64  `json:"rotated_out"` // NoIndex: not rotated out
 }
 
-// activeAt reports whether k signs at index i.
-func (k *KeyRecord) activeAt(i int64) bool {
+// ActiveAt reports whether k signs at index i (the server authenticates
+// requests with a key active at the current size).
+func (k *KeyRecord) ActiveAt(i int64) bool {
 	return k.Added <= i && !(k.Revoked != NoIndex && k.Revoked <= i) && !(k.RotatedOut != NoIndex && k.RotatedOut <= i)
 }
 
