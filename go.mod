@@ -14,6 +14,7 @@ require (
 	go.yaml.in/yaml/v2 v2.4.2
 	golang.org/x/mod v0.43.0
 	golang.org/x/term v0.48.0
+	golang.org/x/time v0.16.0
 	sigs.k8s.io/yaml v1.6.0
 )
 
