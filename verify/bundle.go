@@ -472,22 +472,39 @@ func (s *sequence) finish() error {
 // A BundleReader reads a bundle member by member, checking the container
 // rules of BundleFormat as it goes. It holds one member in memory at a
 // time: at most the largest cap, 64 MiB (report.html).
+//
+// # Why it reads headers itself
+//
+// A bundle's tar headers are fixed: every one must be, byte for byte, the
+// USTAR header a BundleWriter writes for that member's name and size (see
+// BundleFormat). archive/tar reads far more than that (PAX and GNU
+// extensions, base-256 numbers, sparse maps, long names) and costs more per
+// header than checking a leaf's signature does. So the reader takes the
+// next 512-byte block itself, reads the name and size from it, builds the
+// one header custos writes for them and compares: when the block is that
+// header, archive/tar would read exactly that name and size from it, as a
+// regular file in USTAR format, and the reader goes on without it. Any
+// other block (the end-of-archive marker, a damaged or foreign header, the
+// manifest's, which comes before the created time is known) goes to
+// archive/tar, reading the same bytes, and to the checks it always had: so
+// the errors are those of the archive/tar reader, rule for rule.
 type BundleReader struct {
 	r   *countingReader
-	tr  *tar.Reader
 	seq sequence
 	// mark is the archive offset after the last member's data, pad the
 	// padding that follows it: the end-of-archive marker must be exactly
-	// pad+1024 bytes past mark.
+	// pad+1024 bytes past mark. padRead says that the padding was read.
 	mark, pad int64
+	padRead   bool
 	prevName  string
 	err       error
+	blk       [512]byte
+	tmpl      *[512]byte // the header custos writes for this bundle, name and size left out; nil before the manifest
 }
 
 // NewBundleReader returns a reader of the bundle in r.
 func NewBundleReader(r io.Reader) *BundleReader {
-	cr := &countingReader{r: r}
-	return &BundleReader{r: cr, tr: tar.NewReader(cr), seq: newSequence()}
+	return &BundleReader{r: &countingReader{r: r}, seq: newSequence(), padRead: true}
 }
 
 // Next returns the next member. After the last member (VERIFY.md), a
@@ -508,7 +525,81 @@ func (br *BundleReader) Next() (*Member, error) {
 
 func (br *BundleReader) next() (*Member, error) {
 	br.r.capture(br.mark + br.pad)
-	hdr, err := br.tr.Next()
+	// The padding after the last member's data, which a tar reader skips
+	// at its next header.
+	if !br.padRead {
+		br.padRead = true
+		var z [512]byte
+		_, err := io.ReadFull(br.r, z[:br.pad])
+		if br.r.nonzero {
+			return nil, bundleErr(br.prevName, "padding", "non-zero bytes in the tar padding after the member's data")
+		}
+		if err != nil {
+			// archive/tar meets the end of the input here as the end of
+			// the archive, which is short of its marker.
+			return nil, br.end()
+		}
+	}
+	n, err := io.ReadFull(br.r, br.blk[:])
+	if err == nil && br.tmpl != nil {
+		if m, ok, err := br.fast(); ok {
+			return m, err
+		}
+	}
+	// archive/tar reads what was read and what follows.
+	var rest io.Reader = br.r
+	if err != nil {
+		rest = errReader{err}
+	}
+	return br.slow(tar.NewReader(io.MultiReader(bytes.NewReader(br.blk[:n]), rest)))
+}
+
+// errReader returns the error io.ReadFull met reading a header block, as
+// the underlying reader gave it.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) {
+	if e.err == io.ErrUnexpectedEOF {
+		return 0, io.EOF
+	}
+	return 0, e.err
+}
+
+// fast reads the member whose header is in br.blk, if that block is the
+// header a BundleWriter writes for the name and size it holds. The checks
+// are slow's, in its order, less those such a header passes by its form.
+func (br *BundleReader) fast() (m *Member, ok bool, err error) {
+	b := &br.blk
+	nameLen := bytes.IndexByte(b[:100], 0)
+	size, sizeOK := parseSize(b[124:136])
+	if nameLen <= 0 || !sizeOK {
+		return nil, false, nil
+	}
+	want := ustarHeader(br.tmpl, b[:nameLen], size)
+	if !bytes.Equal(b[:], want[:]) {
+		return nil, false, nil
+	}
+	name := string(b[:nameLen])
+	if _, _, ok := parseName(name); !ok {
+		return nil, true, bundleErr(name, "name", "not a member name custos generates")
+	}
+	if size > MaxBundleSize-br.r.n {
+		return nil, true, bundleErr(name, "total", "the bundle would exceed %d bytes", int64(MaxBundleSize))
+	}
+	k, index, err := br.seq.admit(name, size, nil)
+	if err != nil {
+		return nil, true, err
+	}
+	data, err := br.read(br.r, name, size)
+	if err != nil {
+		return nil, true, err
+	}
+	return &Member{Name: name, Kind: k, Index: index, Data: data}, true, nil
+}
+
+// slow reads the next member with archive/tar.
+func (br *BundleReader) slow(tr *tar.Reader) (*Member, error) {
+	hdr, err := tr.Next()
 	if br.r.nonzero {
 		return nil, bundleErr(br.prevName, "padding", "non-zero bytes in the tar padding after the member's data")
 	}
@@ -544,7 +635,7 @@ func (br *BundleReader) next() (*Member, error) {
 		if hdr.Size > MaxManifestSize {
 			return nil, bundleErr(name, "size", "%d bytes exceeds the %d-byte cap of a %s", hdr.Size, int64(MaxManifestSize), KindManifest)
 		}
-		if data, err = br.read(name, hdr.Size); err != nil {
+		if data, err = br.read(tr, name, hdr.Size); err != nil {
 			return nil, err
 		}
 	}
@@ -558,12 +649,59 @@ func (br *BundleReader) next() (*Member, error) {
 	if want := headerBlock(name, hdr.Size, br.seq.manifest.CreatedTime()); !bytes.Equal(raw, want) {
 		return nil, bundleErr(name, "header", "the tar header is not the one custos writes (mode 0644, uid and gid 0, no user names, the manifest's created time)")
 	}
+	if h := headerBlock("", 0, br.seq.manifest.CreatedTime()); br.tmpl == nil && len(h) == 512 {
+		br.tmpl = (*[512]byte)(h)
+	}
 	if data == nil {
-		if data, err = br.read(name, hdr.Size); err != nil {
+		if data, err = br.read(tr, name, hdr.Size); err != nil {
 			return nil, err
 		}
 	}
 	return &Member{Name: name, Kind: k, Index: index, Data: data}, nil
+}
+
+// parseSize parses a USTAR size field as a BundleWriter writes it: eleven
+// octal digits and a NUL.
+func parseSize(f []byte) (int64, bool) {
+	if len(f) != 12 || f[11] != 0 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range f[:11] {
+		if c < '0' || c > '7' {
+			return 0, false
+		}
+		n = n<<3 | int64(c-'0')
+	}
+	return n, true
+}
+
+// ustarHeader returns the header a BundleWriter writes for a member of this
+// name and size: tmpl (headerBlock's, for an empty name and size 0) with
+// the name, size and checksum filled in. TestUstarHeader holds it equal to
+// headerBlock.
+func ustarHeader(tmpl *[512]byte, name []byte, size int64) [512]byte {
+	h := *tmpl
+	copy(h[:100], name)
+	for i := 10; i >= 0; i-- {
+		h[124+i] = byte('0' + size&7)
+		size >>= 3
+	}
+	// The checksum (POSIX ustar): the sum of the header's bytes with the
+	// checksum field taken as eight spaces, in six octal digits, a NUL and
+	// a space.
+	sum := 8 * int64(' ')
+	for i, c := range h {
+		if i < 148 || i >= 156 {
+			sum += int64(c)
+		}
+	}
+	for i := 5; i >= 0; i-- {
+		h[148+i] = byte('0' + sum&7)
+		sum >>= 3
+	}
+	h[154], h[155] = 0, ' '
+	return h
 }
 
 // hiddenName reports whether a USTAR header block hides bytes after a NUL
@@ -598,17 +736,26 @@ func memberHeader(name string, size int64, modTime time.Time) *tar.Header {
 	}
 }
 
-// read reads the current member's data, size bytes.
-func (br *BundleReader) read(name string, size int64) ([]byte, error) {
-	// Grow with what arrives rather than trust the header's size: a short
-	// input claiming a 64 MiB member must not cost 64 MiB.
-	var b bytes.Buffer
-	b.Grow(int(min(size, 64<<10)))
-	if _, err := io.CopyN(&b, br.tr, size); err != nil {
-		return nil, br.tarErr(name, err)
+// read reads the current member's data, size bytes, from r.
+func (br *BundleReader) read(r io.Reader, name string, size int64) ([]byte, error) {
+	// Past a small size, grow with what arrives rather than trust the
+	// header's size: a short input claiming a 64 MiB member must not cost
+	// 64 MiB (nor, fuzzed a million times, 64 KiB each).
+	var data []byte
+	if size <= 4<<10 {
+		data = make([]byte, size)
+		if _, err := io.ReadFull(r, data); err != nil {
+			return nil, br.tarErr(name, err)
+		}
+	} else {
+		var b bytes.Buffer
+		b.Grow(4 << 10)
+		if _, err := io.CopyN(&b, r, size); err != nil {
+			return nil, br.tarErr(name, err)
+		}
+		data = b.Bytes()
 	}
-	data := b.Bytes()
-	br.mark, br.pad = br.r.n, -size&511
+	br.mark, br.pad, br.padRead = br.r.n, -size&511, false
 	br.prevName = name
 	br.r.zeroFrom, br.r.zeroTo = br.mark, br.mark+br.pad
 	return data, nil
