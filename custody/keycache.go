@@ -1,6 +1,10 @@
 package custody
 
-import "sync"
+import (
+	"encoding/json"
+	"slices"
+	"sync"
+)
 
 // keyCache holds parsed public keys by their PEM text. Replaying a ledger
 // checks every entry's signature against a handful of party keys; parsing
@@ -34,4 +38,54 @@ func cachedPublicKey(pem string) (*PublicKey, error) {
 	keyCache.m[pem] = k
 	keyCache.Unlock()
 	return k, nil
+}
+
+// partyCache holds decoded party records by their JSON encoding. Every
+// signature of a replay reads its party's record; decoding it cost a third
+// of the signature check. The key is the record's bytes, so a party's new
+// record (an enrolment, a rotation, a revocation) is another key: no entry
+// is ever stale. Callers get a copy they may change.
+var partyCache struct {
+	sync.Mutex
+	m     map[string]*PartyRecord
+	bytes int
+}
+
+// Bounds of partyCache: records over partyCacheMaxRecord bytes are not
+// kept, and the cache starts again past partyCacheMaxBytes of records.
+const (
+	partyCacheMaxRecord = 16 << 10
+	partyCacheMaxBytes  = 4 << 20
+)
+
+// cachedParty is json.Unmarshal of a PartyRecord with a cache.
+func cachedParty(b []byte) (*PartyRecord, error) {
+	partyCache.Lock()
+	p, ok := partyCache.m[string(b)]
+	partyCache.Unlock()
+	if ok {
+		return p.clone(), nil
+	}
+	p = new(PartyRecord)
+	if err := json.Unmarshal(b, p); err != nil {
+		return nil, err
+	}
+	if len(b) <= partyCacheMaxRecord {
+		partyCache.Lock()
+		if partyCache.m == nil || partyCache.bytes+len(b) > partyCacheMaxBytes {
+			partyCache.m, partyCache.bytes = map[string]*PartyRecord{}, 0
+		}
+		partyCache.m[string(b)] = p.clone()
+		partyCache.bytes += len(b)
+		partyCache.Unlock()
+	}
+	return p, nil
+}
+
+// clone returns a copy of p that shares nothing it could change.
+func (p *PartyRecord) clone() *PartyRecord {
+	c := *p
+	c.Roles = slices.Clone(p.Roles)
+	c.Keys = slices.Clone(p.Keys)
+	return &c
 }

@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -314,22 +315,76 @@ type tx struct {
 	set map[string][]byte
 }
 
-// get decodes the record at key into into, reporting whether it exists.
-func (t *tx) get(key string, into any) (bool, error) {
+// raw returns the record at key, reporting whether it exists.
+func (t *tx) raw(key string) ([]byte, bool, error) {
 	b, ok := t.set[key]
 	if !ok {
 		var err error
 		if b, ok, err = t.v.Get(key); err != nil {
-			return false, fmt.Errorf("custody: reading record %s: %w", key, err)
+			return nil, false, fmt.Errorf("custody: reading record %s: %w", key, err)
 		}
 	}
-	if !ok || b == nil {
-		return false, nil
+	return b, ok && b != nil, nil
+}
+
+// get decodes the record at key into into, reporting whether it exists.
+func (t *tx) get(key string, into any) (bool, error) {
+	b, ok, err := t.raw(key)
+	if !ok || err != nil {
+		return false, err
+	}
+	// The k/, d/ and n/ records, read for every entry, are a JSON string
+	// or number; plain ones are read without encoding/json, to the same
+	// value.
+	switch into := into.(type) {
+	case *string:
+		if s, ok := plainString(b); ok {
+			*into = s
+			return true, nil
+		}
+	case *int64:
+		if n, ok := plainInt(b); ok {
+			*into = n
+			return true, nil
+		}
 	}
 	if err := json.Unmarshal(b, into); err != nil {
 		return false, fmt.Errorf("custody: record %s does not decode: %w", key, err)
 	}
 	return true, nil
+}
+
+// plainString returns the string a JSON string of printable ASCII without
+// escapes decodes to.
+func plainString(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	for _, c := range b[1 : len(b)-1] {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	return string(b[1 : len(b)-1]), true
+}
+
+// plainInt returns the int64 a JSON integer (no sign but '-', no leading
+// zero, no fraction or exponent) decodes to.
+func plainInt(b []byte) (int64, bool) {
+	digits := b
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 1 && digits[0] == '0' {
+		return 0, false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	return n, err == nil
 }
 
 func (t *tx) put(key string, v any) {
@@ -351,11 +406,16 @@ func (t *tx) records() []Record {
 }
 
 func (t *tx) party(name string) (*PartyRecord, error) {
-	var p PartyRecord
-	if ok, err := t.get(partyKey(name), &p); !ok || err != nil {
+	key := partyKey(name)
+	b, ok, err := t.raw(key)
+	if !ok || err != nil {
 		return nil, err
 	}
-	return &p, nil
+	p, err := cachedParty(b)
+	if err != nil {
+		return nil, fmt.Errorf("custody: record %s does not decode: %w", key, err)
+	}
+	return p, nil
 }
 
 func (t *tx) exhibit(id string) (*ExhibitRecord, error) {
