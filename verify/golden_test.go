@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +29,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/custos-ledger/custos/custody"
+	"github.com/custos-ledger/custos/custody/attribution"
 	"github.com/custos-ledger/custos/verify"
 )
 
@@ -80,11 +82,15 @@ func TestGoldenBundles(t *testing.T) {
 		{"flipped-byte-in-leaf", verify.ErrInvalid, "inclusion", `^inclusion: leaf 7: .*not proved`},
 		{"reordered-leaves", verify.ErrInvalid, "leaf", `^leaf: leaf 7: entries/00000000000000000007.leaf records index 8`},
 		{"dropped-history-entry", verify.ErrInvalid, "gap", `^gap: leaf 12: exhibit CERT-UA-2026-0043: .*leaf 11 is not in the bundle`},
-		{"forged-signature", verify.ErrInvalid, "signature", `^signature: leaf 18: exhibit CERT-UA-2026-0042/D1: key sha256:[0-9a-f]{64}: `},
-		{"signature-by-unenrolled-key", verify.ErrInvalid, "key", `^key: leaf 18: .*key sha256:.*not a key of any enrolled party`},
-		{"signature-by-revoked-key", verify.ErrInvalid, "key", `^key: leaf 19: .*of facilitator was revoked at leaf 18`},
-		{"accept-without-release", verify.ErrInvalid, "custody", `^custody: leaf 18: exhibit CERT-UA-2026-0043: .*no open release.*named-receiver`},
-		{"digest-mismatch-accepted", verify.ErrInvalid, "custody", `^custody: leaf 19: exhibit CERT-UA-2026-0043: .*differs from the acquired.*digests-match`},
+		{"finding-input-broken", nil, "", ""},
+		{"forged-signature", verify.ErrInvalid, "signature", `^signature: leaf 26: exhibit CERT-UA-2026-0042/D1: key sha256:[0-9a-f]{64}: `},
+		{"signature-by-unenrolled-key", verify.ErrInvalid, "key", `^key: leaf 26: .*key sha256:.*not a key of any enrolled party`},
+		{"signature-by-revoked-key", verify.ErrInvalid, "key", `^key: leaf 27: .*of facilitator was revoked at leaf 26`},
+		{"accept-without-release", verify.ErrInvalid, "custody", `^custody: leaf 26: exhibit CERT-UA-2026-0043: .*no open release.*named-receiver`},
+		{"digest-mismatch-accepted", verify.ErrInvalid, "custody", `^custody: leaf 27: exhibit CERT-UA-2026-0043: .*differs from the acquired.*digests-match`},
+		{"verdict-count-altered", verify.ErrInvalid, "verdict", `^verdict: leaf 26: verdict on H-1 under policy un-gge-l1: the logged result differs from the verifier's evaluation .*logged .*"found":3,.* re-evaluation gives .*"found":2,`},
+		{"verdict-before-policy", verify.ErrInvalid, "custody", `^custody: leaf 26: verdict under policy "un-gge-l2", which is not registered before it .*unknown-policy`},
+		{"verdict-unwitnessed-claim", verify.ErrInvalid, "verdict", `^verdict: leaf 26: verdict on H-1 under policy un-gge-l1: it counts its checkpoint as witnessed, but under your trust policy: quorum not met: need 2 of 3 witnesses, valid 1`},
 		{"checkpoint-wrong-key", verify.ErrInvalid, "checkpoint", `^checkpoint: .*no signature by log key ledger.golden.example/case-0042\+`},
 		{"quorum-one-short", verify.ErrQuorum, "quorum", `need 2 of 3 witnesses, valid 1`},
 		{"cosignature-other-origin", verify.ErrQuorum, "quorum", `witness witness2.example.org does not verify over this checkpoint`},
@@ -127,6 +133,63 @@ func TestGoldenBundles(t *testing.T) {
 				}
 			}
 			t.Errorf("VerifyBundle(%s) problems:\n%v\nwant a %q problem matching %q", tc.name, r.Problems, tc.check, tc.msg)
+		})
+	}
+}
+
+// TestGoldenVerdicts reads the attribution record of the valid bundles:
+// each verdict re-evaluated to the logged bytes, and the trace of the one
+// made after F-02's input lost its custody excluding F-02.
+func TestGoldenVerdicts(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		verdicts []int64 // the leaves of H-1's verdicts
+		// f02 is whether the last verdict counts F-02 at the level, and
+		// excluded the reason it must give when it does not.
+		f02      bool
+		excluded string
+	}{
+		{"valid", []int64{24}, true, ""},
+		{"finding-input-broken", []int64{24, 28}, false,
+			`^input exhibit CERT-UA-2026-0043 custody broken: leaf 27: a receiver observed digests of CERT-UA-2026-0043 that differ from the acquired ones`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := verifyGolden(t, tc.name+".custos", verify.BundleOptions{})
+			if err != nil {
+				t.Fatalf("VerifyBundle(%s) = %v, want valid", tc.name, err)
+			}
+			if len(r.Hypotheses) != 1 || r.Hypotheses[0].ID != "H-1" {
+				t.Fatalf("hypotheses = %+v, want H-1 alone", r.Hypotheses)
+			}
+			vs := r.Hypotheses[0].Verdicts
+			var got []int64
+			for _, v := range vs {
+				got = append(got, v.Index)
+				if !v.Ok || v.Result == nil || v.Level != "reasonable basis" || v.Policy != "un-gge-l1" {
+					t.Errorf("verdict at leaf %d: ok %t, level %q, policy %s; want re-evaluated identical, reasonable basis under un-gge-l1", v.Index, v.Ok, v.Level, v.Policy)
+				}
+			}
+			if !slices.Equal(got, tc.verdicts) {
+				t.Fatalf("H-1 verdicts at leaves %v, want %v", got, tc.verdicts)
+			}
+			last := vs[len(vs)-1].Result
+			if !last.Witnessed || len(last.Levels) != 1 {
+				t.Fatalf("last verdict: witnessed %t, %d levels; want witnessed, 1 level", last.Witnessed, len(last.Levels))
+			}
+			var f02 *attribution.Disposition
+			for i, d := range last.Levels[0].Findings {
+				if d.Finding == "F-02" {
+					f02 = &last.Levels[0].Findings[i]
+				}
+			}
+			switch {
+			case f02 == nil:
+				t.Fatalf("last verdict's trace has no disposition of F-02: %+v", last.Levels[0].Findings)
+			case f02.Counted != tc.f02:
+				t.Errorf("F-02 counted = %t, want %t (excluded %q)", f02.Counted, tc.f02, f02.Excluded)
+			case !tc.f02 && !slices.ContainsFunc(f02.Excluded, regexp.MustCompile(tc.excluded).MatchString):
+				t.Errorf("F-02 excluded %q, want a reason matching %q", f02.Excluded, tc.excluded)
+			}
 		})
 	}
 }

@@ -11,7 +11,9 @@
 // revoked key signing, an accept without a release) holds a leaf that is
 // correctly logged and correctly proved and only its custody is wrong; the
 // generator replays custody itself on the valid case and refuses to write
-// it unless every leaf passes. Faults in the container (path traversal, an
+// it unless every leaf passes. Verdicts are made as custos evaluate makes
+// them: the evaluator run over the graph of the generator's own custody
+// state at a checkpoint the bundle carries under known/. Faults in the container (path traversal, an
 // oversized member) are written with archive/tar, since the bundle writer
 // refuses them.
 //
@@ -40,6 +42,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/custos-ledger/custos/custody"
+	"github.com/custos-ledger/custos/custody/attribution"
 	"github.com/custos-ledger/custos/ledger"
 	"github.com/custos-ledger/custos/ledger/badgerstore"
 	"github.com/custos-ledger/custos/verify"
@@ -122,12 +125,12 @@ func (c *cosigner) vkey() string {
 
 // actors of the case.
 type actors struct {
-	logKey, otherLog                     *custody.PrivateKey
-	admin, certUA, lab, facilitator, rog *custody.PrivateKey
-	witnesses                            []*cosigner
-	logSigner, otherSigner               note.Signer
-	logVerifier                          note.Verifier
-	logVKey                              string
+	logKey, otherLog                           *custody.PrivateKey
+	admin, certUA, lab, lab2, facilitator, rog *custody.PrivateKey
+	witnesses                                  []*cosigner
+	logSigner, otherSigner                     note.Signer
+	logVerifier                                note.Verifier
+	logVKey                                    string
 }
 
 func newActors() *actors {
@@ -137,6 +140,7 @@ func newActors() *actors {
 	a.admin, _ = keyFromSeed("admin")
 	a.certUA, _ = keyFromSeed("cert-ua")
 	a.lab, _ = keyFromSeed("neutral-lab")
+	a.lab2, _ = keyFromSeed("second-lab")
 	a.facilitator, _ = keyFromSeed("facilitator")
 	a.rog, _ = keyFromSeed("rogue")
 	for _, w := range []string{"witness1.example.org", "witness2.example.org", "witness3.example.org"} {
@@ -286,6 +290,80 @@ func (c *caseLog) keepCheckpoint() {
 	c.known[size] = cp
 }
 
+// keepCosigned remembers the current checkpoint, cosigned by every
+// witness, as custos checkpoint attach keeps it, and returns it.
+func (c *caseLog) keepCosigned() []byte {
+	signed, size := c.log.Checkpoint()
+	cp := cosign(signed, c.a.logVerifier, []note.Signer{c.a.witnesses[0], c.a.witnesses[1], c.a.witnesses[2]})
+	c.known[size] = cp
+	return cp
+}
+
+// finding states finding f, signed by k.
+func (c *caseLog) finding(k *custody.PrivateKey, f custody.Finding) int64 {
+	return c.append(c.sign(custody.PredicateFinding, custody.AttributionSubject("finding", f.ID, f.Claim), f, k))
+}
+
+// reproduce reports, signed by k, that finding id was repeated: confirmed.
+func (c *caseLog) reproduce(k *custody.PrivateKey, id string) int64 {
+	fs, err := custody.Findings(c.view)
+	must(err)
+	i := slices.IndexFunc(fs, func(f custody.FindingRecord) bool { return f.ID == id })
+	if i < 0 {
+		log.Fatalf("gen: no finding %s", id)
+	}
+	return c.append(c.sign(custody.PredicateReproduction, custody.AttributionSubject("finding", id, fs[i].Claim),
+		custody.Reproduction{Finding: id, Result: custody.ResultConfirmed, Note: "re-ran the method on our own copy"}, k))
+}
+
+func (c *caseLog) hypothesis(k *custody.PrivateKey, h custody.Hypothesis) int64 {
+	return c.append(c.sign(custody.PredicateHypothesis, custody.AttributionSubject("hypothesis", h.ID, h.Statement), h, k))
+}
+
+// registerPolicy logs the policy document doc, signed by keys (the first
+// registers it, the others co-sign), as custos policy register does.
+func (c *caseLog) registerPolicy(doc []byte, keys ...*custody.PrivateKey) int64 {
+	pol, err := attribution.ParsePolicy(doc)
+	must(err)
+	reg := custody.PolicyRegistration{Name: pol.Name, Digest: attribution.PolicyDigest(doc), Policy: string(doc)}
+	return c.append(c.sign(custody.PredicatePolicy, custody.AttributionSubject("policy", reg.Name, reg.Policy), reg, keys...))
+}
+
+// evaluate evaluates hypothesis hyp under the registered policy pol at the
+// signed checkpoint, as custos evaluate does (cmd/custos evaluateAt): over
+// the graph of the custody state as of the checkpoint, witnessed when the
+// caller judged the checkpoint to carry the quorum. It returns the verdict
+// predicate and the result.
+func (c *caseLog) evaluate(hyp string, pol *custody.PolicyRecord, signed []byte, witnessed bool) (custody.Verdict, *attribution.Verdict) {
+	cp, err := verify.Checkpoint(signed, c.a.logVerifier)
+	must(err)
+	g, err := custody.AttributionGraph(c.view, attribution.Checkpoint{Origin: cp.Origin, Size: cp.Size, Root: cp.Root.String()}, witnessed)
+	must(err)
+	r, err := attribution.Evaluate([]byte(pol.Policy), pol.Index, g, hyp)
+	must(err)
+	return custody.Verdict{Hypothesis: hyp, Policy: pol.Name, PolicyDigest: pol.Digest, Checkpoint: string(signed),
+		Level: r.Reached, Result: r.Marshal()}, r
+}
+
+// verdict logs the verdict predicate v, signed by k.
+func (c *caseLog) verdict(k *custody.PrivateKey, v custody.Verdict) int64 {
+	return c.append(c.sign(custody.PredicateVerdict, custody.AttributionSubject("verdict", v.Hypothesis, string(v.Result)), v, k))
+}
+
+// evaluateLogged evaluates hyp under the registered policy named policy at
+// the signed checkpoint, judging its quorum under trust, and logs the
+// verdict signed by k.
+func (c *caseLog) evaluateLogged(k *custody.PrivateKey, hyp, policy string, signed []byte, trust *verify.Policy) int64 {
+	pol, err := custody.Policy(c.view, policy)
+	must(err)
+	if pol == nil {
+		log.Fatalf("gen: no policy %s", policy)
+	}
+	_, _, qerr := trust.CheckCheckpoint(signed)
+	v, _ := c.evaluate(hyp, pol, signed, qerr == nil)
+	return c.verdict(k, v)
+}
+
 // evidence is the deterministic content of an exhibit's file.
 func evidence(name string, n int) []byte {
 	var b bytes.Buffer
@@ -302,6 +380,14 @@ func digests(content []byte) map[string]string {
 	return d
 }
 
+// readPolicy reads an example attribution policy (the generator runs from
+// the module root).
+func readPolicy(name string) []byte {
+	b, err := os.ReadFile(filepath.Join("testdata", "policies", name))
+	must(err)
+	return b
+}
+
 var (
 	diskImage = evidence("hmi-disk.img", 6000)
 	memImage  = evidence("hmi-memory.lime", 3000)
@@ -311,15 +397,27 @@ var (
 
 // baseCase appends the case every bundle starts from: parties enrolled,
 // two exhibits acquired, handed over (one hand-over rejected for a digest
-// mismatch and redone), an extract derived, sealed and handed on, an
-// attestation, and a third exhibit that is not exported. It returns the
-// exhibits exported.
+// mismatch and redone), an extract derived, sealed and handed on, a third
+// exhibit that is not exported, the attribution record (a second lab
+// enrolled, three findings on the exported exhibits by two organisations,
+// a reproduction by the other, a hypothesis, policy un-gge-l1 registered,
+// the witnesses' cosigned checkpoint and the verdict evaluated at it), and
+// an attestation. It returns the exhibits exported.
+//
+// Leaf by leaf: 0-3 enrolments, 4-5 acquisitions (checkpoint 6 kept),
+// 6-7 hand-over of 0042, 8-9 hand-over of 0043 rejected, 10 the unexported
+// acquisition, 11-12 hand-over of 0043 redone, 13 derivation of D1, 14
+// seal (checkpoint 15 kept), 15-16 hand-over of D1, 17 second-lab enrolled,
+// 18-20 findings F-01 to F-03, 21 reproduction of F-01, 22 hypothesis H-1,
+// 23 policy un-gge-l1 (checkpoint 24 kept, cosigned), 24 the verdict, 25
+// the attestation. The bundle's tree has size 26.
 func baseCase(c *caseLog) []string { return forkCase(c, "CERT-UA-2026-0043") }
 
 // forkCase is baseCase with its last attestation about exhibit last: a
 // ledger that agrees with the base case but for its last leaf.
 func forkCase(c *caseLog, last string) []string {
 	a := c.a
+	trust := a.policy(2)
 	c.enroll("admin", []string{custody.RoleAdmin}, a.admin)
 	c.enroll("cert-ua", []string{custody.RoleCollector, custody.RoleCustodian}, a.certUA, a.admin)
 	c.enroll("neutral-lab", []string{custody.RoleAnalyst, custody.RoleCustodian}, a.lab, a.admin)
@@ -341,13 +439,33 @@ func forkCase(c *caseLog, last string) []string {
 	c.keepCheckpoint()
 	c.release(a.lab, "CERT-UA-2026-0042/D1", "facilitator")
 	c.accept(a.facilitator, "CERT-UA-2026-0042/D1", digests(dropper), c.exhibit("CERT-UA-2026-0042/D1").OpenRelease.Ref)
+
+	// The attribution record: two analysts of different organisations.
+	c.enroll("second-lab", []string{custody.RoleAnalyst}, a.lab2, a.admin)
+	c.finding(a.lab, custody.Finding{ID: "F-01", Claim: "the dropper shares its custom RC4 key schedule with APT-X's GRIDSTRIKE family",
+		Category: "malware", Method: "LAB-SOP:MALWARE-SIM-3", Inputs: []string{"CERT-UA-2026-0042/D1"},
+		SourceReliability: "A", Credibility: 2, Confidence: 85})
+	c.finding(a.lab, custody.Finding{ID: "F-02", Claim: "the HMI beaconed to 203.0.113.7:443 every 300 s",
+		Category: "infrastructure", Method: "SOLVE-IT:DFT-1042", Inputs: []string{"CERT-UA-2026-0043"},
+		SourceReliability: "B", Credibility: 2, Confidence: 80})
+	c.finding(a.lab2, custody.Finding{ID: "F-03", Claim: "persistence through a scheduled task named as in APT-X's known playbook",
+		Category: "ttp", Method: "SOLVE-IT:DFT-1014", Inputs: []string{"CERT-UA-2026-0042"},
+		SourceReliability: "B", Credibility: 2, Confidence: 75})
+	c.reproduce(a.lab2, "F-01")
+	c.hypothesis(a.facilitator, custody.Hypothesis{ID: "H-1", Statement: "Operation GRIDLOCK is attributable to actor APT-X",
+		Supports: []string{"F-01", "F-02", "F-03"}, Likelihood: "likely"})
+	c.registerPolicy(readPolicy("reasonable-basis.yaml"), a.facilitator, a.lab, a.lab2)
+	cp := c.keepCosigned() // size 24: the witnesses cosign before the evaluation
+	c.evaluateLogged(a.facilitator, "H-1", "un-gge-l1", cp, trust)
+
 	c.attest(a.lab, last)
 	return []string{"CERT-UA-2026-0042", "CERT-UA-2026-0043"}
 }
 
 // exportSet returns the indexes a bundle of exhibits holds: every party
-// event, and every leaf of the exhibits' histories and of their parents'
-// and derived items', recursively (docs/bundle-spec.md), plus extra.
+// event, every leaf of the exhibits' histories and of their parents' and
+// derived items', recursively, and the attribution record with the
+// histories of the findings' inputs (docs/bundle-spec.md), plus extra.
 func (c *caseLog) exportSet(exhibits []string, extra ...int64) []int64 {
 	set := map[int64]bool{0: true}
 	parties, err := custody.Parties(c.view)
@@ -385,6 +503,35 @@ func (c *caseLog) exportSet(exhibits []string, extra ...int64) []int64 {
 	}
 	for _, id := range exhibits {
 		walk(id)
+	}
+	fs, err := custody.Findings(c.view)
+	must(err)
+	for _, f := range fs {
+		set[f.Index] = true
+		for _, r := range f.Reproductions {
+			set[r.Index] = true
+			for _, id := range r.Inputs {
+				walk(id)
+			}
+		}
+		for _, id := range f.Inputs {
+			walk(id)
+		}
+	}
+	hs, err := custody.Hypotheses(c.view)
+	must(err)
+	for _, h := range hs {
+		set[h.Index] = true
+	}
+	ps, err := custody.Policies(c.view)
+	must(err)
+	for _, p := range ps {
+		set[p.Index] = true
+	}
+	vs, err := custody.Verdicts(c.view)
+	must(err)
+	for _, v := range vs {
+		set[v.Index] = true
 	}
 	for _, i := range extra {
 		set[i] = true
@@ -646,17 +793,23 @@ func run(out string) error {
 	b.members[2].data = append(b.members[2].data, pad[:verify.MaxPolicySize+1-len(b.members[2].data)]...)
 	rawTar(path("oversized-member"), b.members)
 
-	// Faults that are custody faults: correctly logged, correctly proved
-	// leaves that custody refuses, each appended to the base case in a
-	// ledger of its own.
-	fault := func(name string, add func(c *caseLog) []int64) {
-		c := newCaseLog(a, false)
+	// Faults that are custody or verdict faults: correctly logged,
+	// correctly proved leaves that custody refuses or whose verdict does
+	// not re-evaluate, each appended to the base case in a ledger of its
+	// own (from leaf 26 on).
+	extend := func(name string, strict bool, add func(c *caseLog) []int64) {
+		c := newCaseLog(a, strict)
 		ex := baseCase(c)
 		extra := add(c)
 		b := c.export(ex, c.exportSet(ex, extra...), policy, all)
-		b.write(path(name), nil)
+		if strict {
+			b.write(path(name), policy)
+		} else {
+			b.write(path(name), nil)
+		}
 		c.close()
 	}
+	fault := func(name string, add func(c *caseLog) []int64) { extend(name, false, add) }
 	fault("forged-signature", func(c *caseLog) []int64 {
 		// cert-ua's signature on a release, replaced by its valid signature
 		// of another statement: it verifies, but not over this payload.
@@ -701,6 +854,61 @@ func run(out string) error {
 		damaged := slices.Clone(memImage)
 		damaged[10] ^= 0x01
 		return []int64{rel, c.accept(a.certUA, "CERT-UA-2026-0043", digests(damaged), c.exhibit("CERT-UA-2026-0043").OpenRelease.Ref)}
+	})
+	fault("verdict-count-altered", func(c *caseLog) []int64 {
+		// The facilitator logs H-1's verdict again at the same checkpoint
+		// with one count raised (the lines of evidence found, 2 to 3),
+		// re-encoded canonically and signed: custody accepts it, only
+		// evaluating it again shows the bytes differ.
+		pol, err := custody.Policy(c.view, "un-gge-l1")
+		must(err)
+		v, r := c.evaluate("H-1", pol, c.known[24], true)
+		k := slices.IndexFunc(r.Levels[0].Rules, func(r attribution.RuleResult) bool { return r.Rule == "corroboration.min_lines" })
+		if k < 0 {
+			log.Fatal("gen: the verdict of H-1 has no corroboration.min_lines rule")
+		}
+		r.Levels[0].Rules[k].Found++
+		v.Result = r.Marshal()
+		return []int64{c.verdict(a.facilitator, v)}
+	})
+	fault("verdict-before-policy", func(c *caseLog) []int64 {
+		// The facilitator logs a verdict under un-gge-l2 at leaf 26 and
+		// registers that policy only at leaf 27: a policy chosen after the
+		// evaluation. The result names the registration's leaf; nothing
+		// could have evaluated it at a checkpoint covering that leaf.
+		// It is evaluated at checkpoint 24 as if registered at leaf 23
+		// (Evaluate wants a covered index), then made to name leaf 27.
+		doc := readPolicy("reasonable-grounds.yaml")
+		_, size := c.log.Checkpoint()
+		pol := &custody.PolicyRecord{Name: "un-gge-l2", Digest: attribution.PolicyDigest(doc), Policy: string(doc), Index: 23}
+		v, r := c.evaluate("H-1", pol, c.known[24], true)
+		r.Policy.Index = size + 1
+		v.Result = r.Marshal()
+		return []int64{c.verdict(a.facilitator, v), c.registerPolicy(doc, a.facilitator)}
+	})
+	fault("verdict-unwitnessed-claim", func(c *caseLog) []int64 {
+		// A verdict at checkpoint 24 as cosigned by witness 1 alone (the
+		// trust policy needs 2 of 3) that counts it as witnessed.
+		pol, err := custody.Policy(c.view, "un-gge-l1")
+		must(err)
+		n, err := note.Open(c.known[24], note.VerifierList(a.logVerifier))
+		must(err)
+		one, err := note.Sign(&note.Note{Text: n.Text}, a.logSigner, a.witnesses[0])
+		must(err)
+		v, _ := c.evaluate("H-1", pol, one, true)
+		return []int64{c.verdict(a.facilitator, v)}
+	})
+	extend("finding-input-broken", true, func(c *caseLog) []int64 {
+		// A valid bundle: the lab hands CERT-UA-2026-0043 (the input of
+		// F-02) back to cert-ua, which rejects it for a digest mismatch and
+		// accepts no hand-over after; H-1 evaluated again at the cosigned
+		// checkpoint after the rejection excludes F-02, custody broken.
+		rel := c.release(a.lab, "CERT-UA-2026-0043", "cert-ua")
+		damaged := slices.Clone(memImage)
+		damaged[2500] ^= 0x04
+		rej := c.reject(a.certUA, "CERT-UA-2026-0043", digests(damaged))
+		cp := c.keepCosigned()
+		return []int64{rel, rej, c.evaluateLogged(a.facilitator, "H-1", "un-gge-l1", cp, policy)}
 	})
 	return nil
 }
