@@ -1,0 +1,97 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestAnonymousGetsOnlyPublicData: every private endpoint answers an
+// anonymous client 401 with an error and nothing of the ledger's content;
+// the public ones answer.
+func TestAnonymousGetsOnlyPublicData(t *testing.T) {
+	f := newFixture(t, Config{})
+	f.appendOK(f.acquireEnv("cert", "SECRET-EXHIBIT-42"))
+	for _, path := range []string{
+		"/tile/entries/000.p/5",
+		"/custos/v1/exhibits/SECRET-EXHIBIT-42/history",
+		"/custos/v1/status",
+		"/custos/v1/state?key=e/SECRET-EXHIBIT-42",
+		"/custos/v1/state?prefix=e/",
+	} {
+		resp, body := f.do(http.MethodGet, path, "", nil)
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("anonymous GET %s = %d, want 401", path, resp.StatusCode)
+		}
+		var r Refusal
+		if err := json.Unmarshal(body, &r); err != nil || r.Error == "" || r.Rule != "" || r.Exhibit != "" {
+			t.Errorf("anonymous GET %s body = %q, want only an error", path, body)
+		}
+		if strings.Contains(string(body), "SECRET") || strings.Contains(string(body), "laptop") {
+			t.Errorf("anonymous GET %s leaks content: %q", path, body)
+		}
+		if resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("anonymous GET %s: no WWW-Authenticate", path)
+		}
+		// The same, signed by a party, is served.
+		resp, body = f.do(http.MethodGet, path, "lab", nil)
+		mustStatus(t, "GET "+path+" as lab", resp.StatusCode, http.StatusOK, body)
+	}
+	for _, path := range []string{"/checkpoint", "/tile/0/000.p/5", "/custos/v1/proof/inclusion?index=4", "/custos/v1/proof/consistency?from=2", "/metrics", "/"} {
+		resp, body := f.do(http.MethodGet, path, "", nil)
+		mustStatus(t, "anonymous GET "+path, resp.StatusCode, http.StatusOK, body)
+		if strings.Contains(string(body), "SECRET-EXHIBIT") {
+			t.Errorf("public GET %s shows an exhibit name", path)
+		}
+	}
+}
+
+// TestAuthenticationFailures: a signature that does not match the request,
+// the party, the key or the clock gets 401.
+func TestAuthenticationFailures(t *testing.T) {
+	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	f := newFixture(t, Config{Now: func() time.Time { return now }})
+	get := func(name string, mutate func(*http.Request), want int) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, f.http.URL+"/custos/v1/status", nil)
+		if err := signRequestAt(req, "lab", f.parties["lab"], now); err != nil {
+			t.Fatal(err)
+		}
+		mutate(req)
+		resp, err := f.http.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s: GET status = %d, want %d", name, resp.StatusCode, want)
+		}
+	}
+	get("as signed", func(*http.Request) {}, http.StatusOK)
+	get("another path", func(r *http.Request) { r.URL.RawQuery = "x=1" }, http.StatusUnauthorized)
+	get("another party", func(r *http.Request) { r.Header.Set(HeaderParty, "cert") }, http.StatusUnauthorized)
+	get("unknown party", func(r *http.Request) { r.Header.Set(HeaderParty, "nobody") }, http.StatusUnauthorized)
+	get("another date", func(r *http.Request) { r.Header.Set(HeaderDate, now.Add(time.Second).Format(time.RFC3339)) }, http.StatusUnauthorized)
+	get("missing signature", func(r *http.Request) { r.Header.Del(HeaderSignature) }, http.StatusUnauthorized)
+	get("garbage signature", func(r *http.Request) { r.Header.Set(HeaderSignature, "sha256:00 !!!") }, http.StatusUnauthorized)
+	get("another method", func(r *http.Request) { r.Method = http.MethodHead }, http.StatusUnauthorized)
+	for _, skew := range []time.Duration{-6 * time.Minute, 6 * time.Minute} {
+		req, _ := http.NewRequest(http.MethodGet, f.http.URL+"/custos/v1/status", nil)
+		signRequestAt(req, "lab", f.parties["lab"], now.Add(skew))
+		resp, _ := f.http.Client().Do(req)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET status dated %v from the server's clock = %d, want 401", skew, resp.StatusCode)
+		}
+	}
+	// A stranger's key signing as lab.
+	req, _ := http.NewRequest(http.MethodGet, f.http.URL+"/custos/v1/status", nil)
+	signRequestAt(req, "lab", f.stranger, now)
+	resp, _ := f.http.Client().Do(req)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET status signed by a stranger's key as lab = %d, want 401", resp.StatusCode)
+	}
+}
