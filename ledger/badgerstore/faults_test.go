@@ -266,6 +266,9 @@ func TestTamperStorageFiles(t *testing.T) {
 			}
 			k, _ := strconv.Atoi(f[0])
 			layers[k] = f[1]
+			if os.Getenv("CUSTOS_TAMPER_STACK") != "" && len(f) == 3 {
+				t.Logf("%+v: %s: %s", flips[k], f[1], f[2])
+			}
 			if f[1] == "SILENT" || f[1] == "unexpected" {
 				t.Errorf("%s: flipping bit %d at offset %d: %s", flips[k].File, flips[k].Bit, flips[k].Pos, f[2])
 			}
