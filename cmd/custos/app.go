@@ -73,6 +73,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) (*cli.App, *env) {
 			e.witnessCommand(),
 			e.trustCommand(),
 			e.demoCommand(),
+			e.serveCommand(),
 		},
 	}
 	for _, c := range app.Commands {
@@ -98,6 +99,9 @@ var (
 // ledgerOf returns the --ledger directory, or a usage error.
 func ledgerOf(c *cli.Context) (ledgerDir, error) {
 	d := c.String("ledger")
+	if d == "" && c.String("server") != "" {
+		return "", nil // a signing command against a server (remote.go)
+	}
 	if d == "" {
 		return "", usagef("%s: --ledger DIR (or CUSTOS_LEDGER) is required", c.Command.Name)
 	}

@@ -40,13 +40,15 @@ var (
 
 // signingFlags are the flags of every command that signs for a party.
 func signingFlags(extra ...cli.Flag) []cli.Flag {
-	return append([]cli.Flag{ledgerFlag, jsonFlag, asFlag, keyFlag}, extra...)
+	return append([]cli.Flag{ledgerFlag, jsonFlag, asFlag, keyFlag, serverFlag}, extra...)
 }
 
-// actor is who signs: a party and its key.
+// actor is who signs: a party and its key; with server set, against
+// that custos server rather than a local ledger (remote.go).
 type actor struct {
-	party string
-	key   *custody.PrivateKey
+	party  string
+	key    *custody.PrivateKey
+	server string
 }
 
 func (e *env) loadActor(c *cli.Context) (*actor, error) {
@@ -61,7 +63,7 @@ func (e *env) loadActor(c *cli.Context) (*actor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &actor{party: party, key: k}, nil
+	return &actor{party: party, key: k, server: c.String("server")}, nil
 }
 
 // precheck refuses, before an artifact is hashed (which can take an hour
@@ -74,20 +76,16 @@ func (e *env) precheck(d ledgerDir, a *actor, exhibit string) error {
 			return usagef("%v", err)
 		}
 	}
-	l, err := d.openRead()
+	v, done, err := e.indexFor(d, a)
 	if err != nil {
 		return err
 	}
-	defer l.Close()
-	p, err := partyOf(l.Index(), a.party)
-	if err != nil {
+	defer done()
+	if err := checkCurrentKey(v, a); err != nil {
 		return err
-	}
-	if id := a.key.Public().KeyID(); p.Current != id {
-		return usagef("key %s is not the current key of party %s (current: %s)", id, a.party, p.Current)
 	}
 	if exhibit != "" {
-		if x, err := custody.Exhibit(l.Index(), exhibit); err != nil {
+		if x, err := custody.Exhibit(v, exhibit); err != nil {
 			return err
 		} else if x != nil {
 			return usagef("exhibit %s is already registered (leaf %d); choose another id", exhibit, x.Acquired)
@@ -112,19 +110,16 @@ type appended struct {
 // The custody rules are checked again, authoritatively, by the ledger's
 // indexer before the leaf is written.
 func (e *env) appendSigned(d ledgerDir, a *actor, build func(v ledger.IndexReader) ([]byte, error), extra ...*custody.PrivateKey) (*appended, error) {
+	if a.server != "" {
+		return e.appendRemote(a, build, extra...)
+	}
 	l, err := d.openWrite(e.pw)
 	if err != nil {
 		return nil, err
 	}
 	defer l.Close()
-	if a.party != "" {
-		p, err := partyOf(l.Index(), a.party)
-		if err != nil {
-			return nil, err
-		}
-		if id := a.key.Public().KeyID(); p.Current != id {
-			return nil, usagef("key %s is not the current key of party %s (current: %s)", id, a.party, p.Current)
-		}
+	if err := checkCurrentKey(l.Index(), a); err != nil {
+		return nil, err
 	}
 	stmt, err := build(l.Index())
 	if err != nil {
@@ -574,12 +569,12 @@ func (e *env) receive(c *cli.Context, accept bool) error {
 	}
 	// What the receiver observed: the file re-hashed with the exhibit's own
 	// algorithms, or digests given.
-	l, err := d.openRead()
+	v, done, err := e.indexFor(d, a)
 	if err != nil {
 		return err
 	}
-	x, err := exhibitOf(l.Index(), id)
-	l.Close()
+	x, err := exhibitOf(v, id)
+	done()
 	if err != nil {
 		return err
 	}
