@@ -83,7 +83,7 @@ func (e *env) witnessCommand() *cli.Command {
 				&cli.StringFlag{Name: "proof", Usage: "consistency proof file (custos prove --from N), or - for stdin"},
 				&cli.StringFlag{Name: "log-key", Usage: "file holding the log's verifier key (first time only)"}},
 			Action: e.witnessCosign,
-		}},
+		}, e.witnessServeCommand()},
 	}
 }
 
