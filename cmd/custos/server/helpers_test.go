@@ -65,7 +65,7 @@ var testKeys = sync.OnceValue(func() []*custody.PrivateKey {
 // cert (collector), lab (analyst and collector), outsider (analyst, later revoked in
 // some tests); keys[4] and keys[5] are enrolled nowhere.
 type fixture struct {
-	t        *testing.T
+	t        testing.TB
 	log      *ledger.Log
 	dir      string
 	verifier note.Verifier
@@ -76,7 +76,7 @@ type fixture struct {
 	http     *httptest.Server
 }
 
-func newFixture(t *testing.T, cfg Config) *fixture {
+func newFixture(t testing.TB, cfg Config) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	skey, vkey, err := note.GenerateKey(rand.Reader, "test.custos.example/log")

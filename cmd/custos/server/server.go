@@ -276,8 +276,7 @@ func writeText(w http.ResponseWriter, b []byte, cache string) {
 }
 
 // handleAppend is the write API. The body is capped at the envelope cap
-// before it is read; the envelope is parsed (canonical form) before it
-// reaches the sequencer, which judges it against the custody rules.
+// before it is read; the sequencer's custody Indexer parses and judges it.
 func (s *Server) handleAppend(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength > custody.MaxEnvelopeSize {
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body of %d bytes exceeds the %d-byte envelope cap", r.ContentLength, custody.MaxEnvelopeSize), nil)
@@ -293,11 +292,8 @@ func (s *Server) handleAppend(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "reading the body: "+err.Error(), nil)
 		return
 	}
-	if _, err := custody.ParseEnvelope(body); err != nil {
-		s.metrics.refused.Add(1)
-		writeAppendError(w, err)
-		return
-	}
+	// The sequencer's custody check parses the envelope (canonical form
+	// first) before anything else; a malformed one takes no index.
 	start := time.Now()
 	idx, h, err := s.log.Append(r.Context(), body)
 	s.metrics.appendLatency.observe(time.Since(start).Seconds())
