@@ -53,10 +53,12 @@ const (
 //	     also the answer to a checkpoint smaller than N (a rollback)
 //	409  with a text/plain body: the log key signed a checkpoint of the
 //	     size the witness cosigned last with another root; both notes are
-//	     kept in equivocation/
+//	     kept in equivocation/ (whatever old says: the evidence comes
+//	     before the request's other faults)
 //	413  the body is larger than MaxRequestSize
 //	422  the consistency proof does not verify
-//	500  the state could not be read or written; nothing was cosigned
+//	500  the witness's state or log key file could not be read or written;
+//	     no cosignature is returned
 //
 // Non-POST requests to /add-checkpoint get 405. Error bodies are one line
 // of text/plain for the operator of the log; they carry no secret and no
@@ -143,16 +145,12 @@ type result struct {
 // tlog-witness status codes.
 func (h *handler) addCheckpoint(body []byte, now time.Time) result {
 	var res result
+	if err := checkRequest(body, &res); err != nil {
+		res.code, res.msg, res.err = http.StatusBadRequest, err.Error(), err
+		return res
+	}
 	out, err := h.w.Cosign(body, now)
 	res.err = err
-	// For the log, and for the checks below: the request's sizes and
-	// origin, if it parses (Cosign has checked the signature, unless it
-	// refused the checkpoint for that).
-	if p, perr := ledger.ParseConsistencyProof(body); perr == nil {
-		if c, cerr := noteCheckpoint(p.Checkpoint); cerr == nil {
-			res.origin, res.old, res.size = c.Origin, p.Old, c.Size
-		}
-	}
 	// tlog-witness checks the signature (404, 403) before the sizes, and
 	// old ≤ size (400) before old against the witness's state (409).
 	// Cosign refuses old > size as a conflict or a rollback after checking
@@ -169,8 +167,6 @@ func (h *handler) addCheckpoint(body []byte, now time.Time) result {
 			return res
 		}
 		res.code, res.body = http.StatusOK, lines
-	case verify.IsMalformed(err):
-		res.code, res.msg = http.StatusBadRequest, err.Error()
 	case errors.Is(err, ErrUnknownLog):
 		res.code, res.msg = http.StatusNotFound, err.Error()
 	case errors.Is(err, verify.ErrEquivocation):
@@ -198,6 +194,29 @@ func (h *handler) addCheckpoint(body []byte, now time.Time) result {
 		res.code, res.msg = http.StatusInternalServerError, "internal error"
 	}
 	return res
+}
+
+// checkRequest parses an add-checkpoint body as Cosign will, without
+// checking signatures, and records its origin and sizes in res. A body
+// it accepts parses in Cosign too, so a *ledger.ParseError from Cosign
+// after it is about the witness's own files (500), not the request.
+func checkRequest(body []byte, res *result) error {
+	p, err := ledger.ParseConsistencyProof(body)
+	if err != nil {
+		return err
+	}
+	if len(p.Checkpoint) > ledger.MaxCheckpointSize {
+		return &ledger.ParseError{What: "checkpoint", Msg: fmt.Sprintf("%d bytes exceeds the %d-byte cap", len(p.Checkpoint), ledger.MaxCheckpointSize)}
+	}
+	if _, err := noteOrigin(p.Checkpoint); err != nil {
+		return err
+	}
+	c, err := noteCheckpoint(p.Checkpoint)
+	if err != nil {
+		return err
+	}
+	res.origin, res.old, res.size = c.Origin, p.Old, c.Size
+	return nil
 }
 
 // ownSignatures returns the signature lines of w's key in a note Cosign

@@ -197,6 +197,8 @@ func TestAddCheckpointStatuses(t *testing.T) {
 		{name: "hash not base64", raw: []byte("old 7\n!!!!\n\n" + string(l.signed[12])), wantStatus: 400},
 		{name: "too many hashes", raw: tooManyHashes(l.signed[12]), wantStatus: 400},
 		{name: "not a signed note", raw: []byte("old 7\n\nexample.org/statuses\n12\n"), wantStatus: 400},
+		{name: "signature line not base64", raw: []byte("old 7\n\nexample.org/statuses\n12\nAAAA\n\n— example.org/statuses !!!!\n"), wantStatus: 400},
+		{name: "checkpoint not a checkpoint", req: request{7, nil, signText(t, key, "example.org/statuses\ntwelve\nAAAA\n")}, wantStatus: 400},
 		{name: "oversized", raw: append([]byte("old 7\n\n"), bytes.Repeat([]byte("a"), witness.MaxRequestSize)...), wantStatus: 413},
 	}
 	for _, tt := range tests {
@@ -292,6 +294,15 @@ func reSign(t testing.TB, signed []byte) []byte {
 		t.Fatal(err)
 	}
 	return p.Checkpoint
+}
+
+// signText signs text with key as a note.
+func signText(t testing.TB, key logKey, text string) []byte {
+	b, err := note.Sign(&note.Note{Text: text}, key.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // flipSignature changes one base64 character of the log's signature, past
@@ -595,6 +606,11 @@ func FuzzHandler(f *testing.F) {
 	f.Add((&ledger.ConsistencyProof{Old: 9, Checkpoint: l.signed[6]}).Marshal())
 	f.Add(forged(f, l.signed[9]))
 	f.Add([]byte("old 9\n\n"))
+	big := bytes.Clone(l.signed[9])
+	for len(big) <= ledger.MaxCheckpointSize {
+		big = append(big, l.signed[9][bytes.LastIndex(l.signed[9], []byte("\n\n"))+2:]...)
+	}
+	f.Add((&ledger.ConsistencyProof{Old: 9, Checkpoint: big}).Marshal())
 	f.Fuzz(func(t *testing.T, body []byte) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/add-checkpoint", bytes.NewReader(body)))
@@ -616,4 +632,36 @@ func FuzzHandler(f *testing.F) {
 			t.Fatalf("status %d: %s", rec.Code, rec.Body.Bytes())
 		}
 	})
+}
+
+// TestHandlerDamagedState: a state file the witness cannot read back is
+// the witness's failure (500, nothing cosigned), not the request's, and
+// the answer does not name the file.
+func TestHandlerDamagedState(t *testing.T) {
+	key := newLogKey(t, "example.org/damaged")
+	l := newTestLog(t, key, "main")
+	l.grow(t, 4, 0)
+	w, dir := newWitness(t, key, "witness.example.org")
+	base, c := newServer(t, w)
+	if _, err := witness.AddCheckpoint(context.Background(), c, base, 0, nil, l.signed[2]); err != nil {
+		t.Fatal(err)
+	}
+	states, _ := filepath.Glob(filepath.Join(dir, "state", "*.checkpoint"))
+	if len(states) != 1 {
+		t.Fatalf("state files %v, want one", states)
+	}
+	if err := os.WriteFile(states[0], []byte("not a note"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, req := range [][]byte{l.proof(t, 2), (&ledger.ConsistencyProof{Old: 1, Checkpoint: l.signed[1]}).Marshal()} {
+		code, _, body := post(t, c, base, req)
+		if code != http.StatusInternalServerError || string(body) != "internal error\n" {
+			t.Errorf("POST with a damaged state = %d %q, want 500 \"internal error\\n\"", code, body)
+		}
+	}
+	_, err := witness.AddCheckpoint(context.Background(), c, base, 2, pathBetween(t, l, 2, 4), l.signed[4])
+	var re *witness.ResponseError
+	if !errors.As(err, &re) || re.StatusCode != 500 || re.Unwrap() != nil {
+		t.Errorf("AddCheckpoint with a damaged state = %v, want a 500 ResponseError", err)
+	}
 }
