@@ -69,6 +69,7 @@ type fixture struct {
 	log      *ledger.Log
 	dir      string
 	verifier note.Verifier
+	vkey     string
 	admin    *custody.PrivateKey
 	parties  map[string]*custody.PrivateKey
 	stranger *custody.PrivateKey
@@ -76,7 +77,10 @@ type fixture struct {
 	http     *httptest.Server
 }
 
-func newFixture(t testing.TB, cfg Config) *fixture {
+// newFixture opens the ledger, enrols the parties, calls setup (which may
+// complete cfg, e.g. with a policy naming the log's key) and starts the
+// server on httptest.
+func newFixture(t testing.TB, cfg Config, setup ...func(*fixture, *Config)) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	skey, vkey, err := note.GenerateKey(rand.Reader, "test.custos.example/log")
@@ -95,13 +99,16 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 		t.Fatal(err)
 	}
 	keys := testKeys()
-	f := &fixture{t: t, log: l, dir: dir, verifier: verifier, admin: keys[0], stranger: keys[4],
+	f := &fixture{t: t, log: l, dir: dir, verifier: verifier, vkey: vkey, admin: keys[0], stranger: keys[4],
 		parties: map[string]*custody.PrivateKey{"cert": keys[1], "lab": keys[2], "outsider": keys[3]}}
 	f.appendOK(f.enrollEnv("admin", custody.RoleAdmin, f.admin))
 	f.appendOK(f.enrollEnv("cert", custody.RoleCollector, keys[1], f.admin))
 	f.appendOK(f.enrollEnv("lab", custody.RoleAnalyst+","+custody.RoleCollector, keys[2], f.admin))
 	f.appendOK(f.enrollEnv("outsider", custody.RoleAnalyst, keys[3], f.admin))
 	cfg.Log = l
+	for _, fn := range setup {
+		fn(f, &cfg)
+	}
 	if cfg.Dir == "" {
 		cfg.Dir = dir
 	}

@@ -123,6 +123,7 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	m.proofLatency.write(&b, "custos_proof_seconds", "Time to build an inclusion or consistency proof.")
 	if s.wit != nil {
 		gauge(&b, "custos_witness_lag", "Tree size of the latest checkpoint minus that of the latest checkpoint whose cosignatures meet the quorum.", size-s.wit.quorumSize())
+		b.WriteString("# HELP custos_witness_cosigned_size The largest tree size each witness cosigned for this log (-1: none yet).\n# TYPE custos_witness_cosigned_size gauge\n")
 		for _, ws := range s.wit.status() {
 			fmt.Fprintf(&b, "custos_witness_cosigned_size{witness=%q} %d\n", ws.Name, ws.CosignedSize)
 		}
