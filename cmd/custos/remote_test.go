@@ -1,17 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/custos-ledger/custos/cmd/custos/server"
 	"github.com/custos-ledger/custos/custody"
@@ -119,56 +114,5 @@ func TestRemoteSigning(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("local history after remote commands lacks %s:\n%s", want, out)
 		}
-	}
-}
-
-// TestServeCommand runs `custos serve` on a real listener, submits over
-// HTTP, and stops it as SIGTERM does (its context ends): the ledger is
-// closed cleanly and reopens with every acknowledged entry.
-func TestServeCommand(t *testing.T) {
-	t.Setenv("CUSTOS_PASSWORD", "pw")
-	dir := t.TempDir()
-	L := filepath.Join(dir, "L")
-	mustCustos(t, "init", "--ledger", L, "--origin", "example.org/serve")
-
-	pr, pw := io.Pipe()
-	app, _ := newApp(strings.NewReader(""), pw, io.Discard)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- app.RunContext(ctx, []string{"custos", "serve", "--ledger", L, "--listen", "127.0.0.1:0"})
-		pw.Close()
-	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		t.Fatalf("serve printed nothing: %v", err)
-	}
-	go io.Copy(io.Discard, pr)
-	_, base, ok := strings.Cut(strings.TrimSpace(line), " at ")
-	if !ok {
-		t.Fatalf("serve printed %q", line)
-	}
-	resp, err := http.Get(base + "/checkpoint")
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /checkpoint = %v %v", resp, err)
-	}
-	resp.Body.Close()
-	resp, err = http.Get(base + "/custos/v1/status")
-	if err != nil || resp.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("anonymous GET status = %v %v, want 401", resp, err)
-	}
-	resp.Body.Close()
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve after shutdown = %v", err)
-		}
-	case <-time.After(40 * time.Second):
-		t.Fatal("serve did not stop")
-	}
-	out := mustCustos(t, "checkpoint", "--ledger", L)
-	if !strings.Contains(out, "example.org/serve") {
-		t.Errorf("checkpoint after serve = %q", out)
 	}
 }
