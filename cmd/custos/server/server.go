@@ -76,8 +76,6 @@ type Config struct {
 	// Policy and Witnesses enable witness collection (see witness.go).
 	Policy    *verify.Policy
 	Witnesses []WitnessEndpoint
-	// AddCheckpoint is the tlog-witness client; nil means AddCheckpoint.
-	AddCheckpoint AddCheckpointFunc
 	// HTTPClient calls witnesses; nil means a client with a 10 s timeout.
 	HTTPClient *http.Client
 

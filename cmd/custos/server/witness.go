@@ -2,8 +2,9 @@ package server
 
 // Witness collection: after each new checkpoint the server asks every
 // witness of its trust policy to cosign it (C2SP tlog-witness
-// add-checkpoint, with a consistency proof from the size the witness
-// cosigned last), merges the cosignatures into one note per tree size, and
+// add-checkpoint through witness.AddCheckpoint, with a consistency proof
+// from the size the witness cosigned last, retried once from the size a
+// 409 names), merges the cosignatures into one note per tree size, and
 // stops asking once the policy's quorum is met. Rounds run in their own
 // goroutine: a slow or unreachable witness delays the quorum, never an
 // append. All witnesses of a round are asked to cosign the same
@@ -15,19 +16,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/custos-ledger/custos/ledger"
 	"github.com/custos-ledger/custos/verify"
+	"github.com/custos-ledger/custos/verify/witness"
 )
 
 // A WitnessEndpoint is where a witness of the policy listens. Name is the
@@ -35,57 +35,6 @@ import (
 type WitnessEndpoint struct {
 	Name string
 	URL  string // base URL; add-checkpoint is URL + "/add-checkpoint"
-}
-
-// AddCheckpointFunc asks the witness at baseURL to cosign signed, given a
-// consistency proof from oldSize. It returns the witness's cosignature
-// lines, or a *ConflictError when the witness's latest size is not oldSize.
-type AddCheckpointFunc func(ctx context.Context, c *http.Client, baseURL string, oldSize int64, proof []ledger.Hash, signed []byte) ([]byte, error)
-
-// A ConflictError is a witness's 409: it last cosigned Size, so the proof
-// must start there.
-type ConflictError struct{ Size int64 }
-
-func (e *ConflictError) Error() string {
-	return fmt.Sprintf("witness conflict: its latest cosigned size is %d", e.Size)
-}
-
-// maxCosignatureResponse caps a witness's answer.
-const maxCosignatureResponse = 16 << 10
-
-// AddCheckpoint is a C2SP tlog-witness client: POST baseURL/add-checkpoint
-// with "old N", the proof lines, an empty line and the checkpoint (the
-// form of ledger.ConsistencyProof), answered by 200 and cosignature lines,
-// or 409 and the witness's size in decimal.
-func AddCheckpoint(ctx context.Context, c *http.Client, baseURL string, oldSize int64, proof []ledger.Hash, signed []byte) ([]byte, error) {
-	body := (&ledger.ConsistencyProof{Old: oldSize, Path: proof, Checkpoint: signed}).Marshal()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(baseURL, "/")+"/add-checkpoint", bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxCosignatureResponse+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxCosignatureResponse {
-		return nil, fmt.Errorf("witness answer exceeds %d bytes", maxCosignatureResponse)
-	}
-	switch resp.StatusCode {
-	case http.StatusOK:
-		return b, nil
-	case http.StatusConflict:
-		n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("witness answered 409 without a size")
-		}
-		return nil, &ConflictError{Size: n}
-	}
-	return nil, fmt.Errorf("witness answered %s: %.200q", resp.Status, b)
 }
 
 // WitnessStatus is what the dashboard and status show of one witness.
@@ -106,7 +55,6 @@ type witnessState struct {
 type collector struct {
 	s      *Server
 	policy *verify.Policy
-	add    AddCheckpointFunc
 	client *http.Client
 
 	poked chan struct{}
@@ -134,11 +82,8 @@ func newCollector(s *Server, cfg Config) (*collector, error) {
 	if cfg.Policy.Origin != s.log.Origin() {
 		return nil, fmt.Errorf("server: the trust policy is for log %q, this ledger is %q", cfg.Policy.Origin, s.log.Origin())
 	}
-	c := &collector{s: s, policy: cfg.Policy, add: cfg.AddCheckpoint, client: cfg.HTTPClient,
+	c := &collector{s: s, policy: cfg.Policy, client: cfg.HTTPClient,
 		poked: make(chan struct{}, 1), done: make(chan struct{})}
-	if c.add == nil {
-		c.add = AddCheckpoint
-	}
 	if c.client == nil {
 		c.client = &http.Client{Timeout: witnessTimeout}
 	}
@@ -281,11 +226,11 @@ func (c *collector) ask(ctx context.Context, w *witnessState, signed []byte, siz
 		}
 		actx, cancel := context.WithTimeout(ctx, witnessTimeout)
 		var out []byte
-		out, err = c.add(actx, c.client, w.URL, old, proof, signed)
+		out, err = witness.AddCheckpoint(actx, c.client, w.URL, old, proof, signed)
 		cancel()
-		var conflict *ConflictError
+		var conflict *witness.ConflictError
 		if errors.As(err, &conflict) {
-			old = conflict.Size
+			old = conflict.StateSize
 			c.mu.Lock()
 			w.stateSize = old
 			c.mu.Unlock()

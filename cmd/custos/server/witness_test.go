@@ -2,9 +2,7 @@ package server
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,43 +12,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/custos-ledger/custos/ledger"
 	"github.com/custos-ledger/custos/verify"
 	"github.com/custos-ledger/custos/verify/witness"
 )
 
-// witnessServer serves a real witness state (verify/witness) as C2SP
-// tlog-witness add-checkpoint: 200 and the witness's cosignature line, or
-// 409 and its size.
+// witnessServer serves a real witness state with verify/witness's C2SP
+// tlog-witness handler, counting its 409 answers.
 func witnessServer(t *testing.T, w *witness.Witness, conflicts *atomic.Int32) *httptest.Server {
-	h := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/add-checkpoint" || r.Method != http.MethodPost {
-			http.NotFound(rw, r)
-			return
-		}
-		body, _ := io.ReadAll(io.LimitReader(r.Body, ledger.MaxProofSize))
-		out, err := w.Cosign(body, time.Now())
-		var conflict *witness.ConflictError
-		switch {
-		case errors.As(err, &conflict):
+	h := witness.NewHandler(w, nil)
+	s := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: rw, status: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		if rec.status == http.StatusConflict {
 			conflicts.Add(1)
-			rw.Header().Set("Content-Type", "text/x.tlog.size")
-			rw.WriteHeader(http.StatusConflict)
-			fmt.Fprintf(rw, "%d\n", conflict.StateSize)
-			return
-		case err != nil:
-			http.Error(rw, err.Error(), http.StatusUnprocessableEntity)
-			return
 		}
-		// Only the witness's own line: what it added to the note.
-		req, _ := ledger.ParseConsistencyProof(body)
-		for _, line := range strings.SplitAfter(string(out[bytes.LastIndex(out, []byte("\n\n"))+2:]), "\n") {
-			if line != "" && !bytes.Contains(req.Checkpoint, []byte(line)) {
-				io.WriteString(rw, line)
-			}
-		}
-	})
-	s := httptest.NewServer(h)
+	}))
 	t.Cleanup(s.Close)
 	return s
 }
