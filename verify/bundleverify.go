@@ -4,6 +4,7 @@ package verify
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -16,6 +17,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,7 +72,10 @@ type BundleOptions struct {
 }
 
 // A BundleReport is what VerifyBundle found. It is the input of
-// RenderReport and of custos verify's output.
+// RenderReport and of custos verify's output. To keep a large bundle's
+// report small, equal strings and maps in it (party names, an exhibit's
+// digests and its acquisition's, repeated step details) may be one value
+// shared: treat the report as read-only.
 type BundleReport struct {
 	// Valid is true only when every check passed.
 	Valid bool `json:"valid"`
@@ -284,22 +289,38 @@ func plural(n int) string {
 //
 // # Memory
 //
-// VerifyBundle streams: it holds at most two windows of 512 leaves and
-// their proofs (each capped by ledger.MaxLeafSize and ledger.MaxProofSize)
-// and never retains a leaf or a proof after checking it. What it keeps
-// grows with the custody state, not with the leaves' bytes: 8 bytes per
-// leaf (its index, for gap detection), about 100 bytes per leaf for the
-// envelope hash custody uses to refuse a replayed envelope, the custody
-// records of the bundle's parties and exhibits (an exhibit record, a
-// digest record and one history step per event, 0.3-1 KiB of JSON each),
-// and, in the report, each exhibit's decoded history. Measured by
-// BenchmarkVerifyBundle on 100,000 acquisitions of distinct exhibits (the
-// worst case: every entry a new exhibit): about 470 MiB of heap in use at
-// the peak, about 4.7 KiB per entry, of which the report's 100,000
-// exhibit verdicts are the larger part. A bundle of few exhibits with many
-// events needs less: one history step per event. So a bundle of 1M
-// entries needs at most about 5 GiB, and a 1M-entry bundle of a handful
-// of exhibits well under 1 GiB.
+// VerifyBundle streams: it holds at most four windows of leaves and their
+// proofs (one being read, two queued, one being checked), each of at most
+// 512 leaves and about 8 MiB (windowBytes, plus one leaf and proof), one
+// other member at a time (report.html, read and dropped, is the largest:
+// MaxReportSize), and never retains a leaf or a proof after checking it.
+// That is at most about 100 MiB, fixed; about 6 MiB for leaves of 1 KiB.
+// What it keeps grows with the custody state and the report, not with the
+// leaves' bytes:
+//
+//   - per leaf: its index (8 bytes, for gap detection) and the hash of its
+//     envelope (a 32-byte key and an index in a map, some 60 bytes), which
+//     custody uses to refuse a replayed envelope;
+//   - per event: one history step, decoded once and kept only decoded, the
+//     names, key ids and details it repeats shared (some 250 bytes), since
+//     the report shows it;
+//   - per exhibit: its custody record and its digest record as custody
+//     wrote them (some 450 bytes of JSON, keys and map slots), and in the
+//     report its verdict, whose digests map is its acquisition step's
+//     (some 500 bytes);
+//   - per party: its records (a few hundred bytes per key).
+//
+// Measured by BenchmarkVerifyBundle on acquisitions of distinct exhibits,
+// the worst case (every entry is an exhibit): the live heap at the end
+// (state and report) is 151 MiB for 100,000 entries, some 1.5 KiB per
+// entry, of which the report keeps 0.85 KiB; the heap in use peaks at about
+// twice the live heap under the default GOGC=100: 343 MiB at 100,000
+// entries, 1.15 GiB at 300,000 (3.5 to 4 KiB per entry). So a bundle of 1M
+// entries needs some 1.5 GiB live and, extrapolated, about 4 GiB of heap
+// at GOGC=100; a memory limit brings the peak near the live heap, at some
+// GC time (300,000 entries under GOMEMLIMIT=640MiB peaked at 743 MiB). A
+// bundle of few exhibits with many events needs less: some 350 bytes per
+// event.
 //
 // # Speed
 //
@@ -309,6 +330,8 @@ func plural(n int) string {
 // committed in index order, and a leaf that read a key an earlier leaf of
 // the window wrote is applied again against the true state. Apply is a
 // function of the records it reads, so the result is the in-order replay's.
+// The history steps the replay writes are decoded on those goroutines too,
+// and the report's exhibit verdicts built on them at the end.
 func VerifyBundle(r io.Reader, opts BundleOptions) (*BundleReport, error) {
 	if opts.Policy == nil {
 		return nil, errors.New("verify: VerifyBundle needs a trust policy")
@@ -367,8 +390,13 @@ func policyLogVerifier(p *Policy) (note.Verifier, error) {
 }
 
 // window is how many leaves are checked in parallel before they are
-// committed in order.
-const window = 512
+// committed in order; a window ends early past windowBytes of leaves and
+// proofs, so that the windows in memory stay small however large the
+// leaves (up to ledger.MaxLeafSize each).
+const (
+	window      = 512
+	windowBytes = 8 << 20
+)
 
 type bundleVerifier struct {
 	opts   BundleOptions
@@ -494,12 +522,13 @@ func readMembers(br *BundleReader, ch chan<- readerItem, done <-chan struct{}) {
 		}
 	}
 	var batch []item
+	var size int // the bytes of the batch's leaves and proofs
 	flush := func() bool {
 		if len(batch) == 0 {
 			return true
 		}
 		b := batch
-		batch = nil
+		batch, size = nil, 0
 		return send(readerItem{batch: b})
 	}
 	for {
@@ -518,13 +547,15 @@ func readMembers(br *BundleReader, ch chan<- readerItem, done <-chan struct{}) {
 		}
 		switch m.Kind {
 		case KindLeaf:
-			if len(batch) == window && !flush() {
+			if (len(batch) == window || size >= windowBytes) && !flush() {
 				return
 			}
 			batch = append(batch, item{leaf: m})
+			size += len(m.Data)
 		case KindLeafProof:
 			if n := len(batch); n > 0 && batch[n-1].proof == nil && batch[n-1].leaf.Index == m.Index {
 				batch[n-1].proof = m
+				size += len(m.Data)
 				continue
 			}
 			// A proof that follows no leaf of its index: the reader's order
@@ -777,6 +808,8 @@ type leafResult struct {
 	ev       *custody.Event
 	err      error
 	reads    []string
+	steps    []exhibitStep    // the history steps of recs, decoded
+	rest     []custody.Record // recs less those steps
 }
 
 // checkBatch checks a batch of leaves: in parallel, everything that does
@@ -842,6 +875,9 @@ func (v *bundleVerifier) checkLeaf(it item, r *leafResult) {
 	rv := &recordingView{v: v.view}
 	r.recs, r.ev, r.err = custody.Apply(rv, r.entry)
 	r.reads, r.applied = rv.keys, true
+	if r.err == nil {
+		r.steps, r.rest = splitSteps(r.recs)
+	}
 }
 
 // inclusion checks the leaf's tlog-proof against the bundle's checkpoint.
@@ -908,12 +944,15 @@ func (v *bundleVerifier) commit(m *Member, r *leafResult, written map[string]str
 	if !r.applied {
 		return
 	}
-	recs, ev, err := r.recs, r.ev, r.err
+	recs, steps, rest, err := r.recs, r.steps, r.rest, r.err
 	for _, k := range r.reads {
 		if _, ok := written[k]; ok {
 			// Speculated against a state an earlier leaf of the window
 			// changed: apply again against the true state.
-			recs, ev, err = custody.Apply(v.view, r.entry)
+			recs, _, err = custody.Apply(v.view, r.entry)
+			if err == nil {
+				steps, rest = splitSteps(recs)
+			}
 			break
 		}
 	}
@@ -924,8 +963,7 @@ func (v *bundleVerifier) commit(m *Member, r *leafResult, written map[string]str
 	for _, rec := range recs {
 		written[rec.Key] = struct{}{}
 	}
-	v.view.Set(recs)
-	_ = ev
+	v.view.Set(rest, steps)
 }
 
 // custodyProblem turns a refusal of the replay into a problem naming the
@@ -1072,14 +1110,7 @@ func (v *bundleVerifier) finish() error {
 		}
 	}
 
-	exhibits, err := custody.Status(v.view, "")
-	if err != nil {
-		return err
-	}
-	byID := map[string]*custody.ExhibitRecord{}
-	for i := range exhibits {
-		byID[exhibits[i].ID] = &exhibits[i]
-	}
+	ids := v.view.exhibits()
 	named := map[string]bool{}
 	var order []string
 	for _, id := range v.manifest.Exhibits {
@@ -1087,66 +1118,106 @@ func (v *bundleVerifier) finish() error {
 			continue
 		}
 		named[id] = true
-		if byID[id] == nil {
+		if _, ok := slices.BinarySearch(ids, id); !ok {
 			v.problem(ErrInvalid, Problem{Check: "exhibit", Index: -1, Exhibit: id,
 				Msg: fmt.Sprintf("exhibit %s, named in the manifest, is not registered by any leaf the replay accepted", id)})
 			continue
 		}
 		order = append(order, id)
 	}
-	for _, id := range slices.Sorted(maps.Keys(byID)) {
+	for _, id := range ids {
 		if !named[id] {
 			order = append(order, id)
 		}
 	}
-	for _, id := range order {
-		x, steps, err := custody.History(v.view, id)
-		if err != nil {
-			return err
+	ids = nil
+	// Each exhibit's verdict is its record, decoded, and the history steps
+	// the replay kept decoded; on GOMAXPROCS goroutines, since a bundle
+	// can hold millions.
+	verdicts := make([]ExhibitVerdict, len(order))
+	lasts := make([]int64, len(order))
+	errs := make([]error, len(order))
+	parallel(len(order), func(i int) {
+		id := order[i]
+		var x custody.ExhibitRecord
+		b, _, _ := v.view.Get("e/" + id)
+		if err := json.Unmarshal(b, &x); err != nil {
+			errs[i] = fmt.Errorf("custody: record e/%s does not decode: %w", id, err)
+			return
 		}
-		if !v.has(x.Last.Index) {
-			v.problem(ErrInvalid, Problem{Check: "exhibit", Index: x.Last.Index, Exhibit: id,
-				Msg: fmt.Sprintf("exhibit %s's latest event is leaf %d, which is not in the bundle", id, x.Last.Index)})
-		}
-		if len(steps) == 0 || steps[len(steps)-1].Index < x.Last.Index {
-			v.problem(ErrInvalid, Problem{Check: "exhibit", Index: x.Last.Index, Exhibit: id,
-				Msg: fmt.Sprintf("exhibit %s's latest event, leaf %d, is missing from its replayed history", id, x.Last.Index)})
-		}
+		steps := v.view.steps[id]
 		if steps == nil {
 			steps = []custody.HistoryStep{}
 		}
-		v.report.Exhibits = append(v.report.Exhibits, ExhibitVerdict{
+		lasts[i] = x.Last.Index
+		verdicts[i] = ExhibitVerdict{
 			ID: id, InManifest: named[id], Holder: x.Holder, Status: x.Status, Digests: x.Digests, Size: x.Size,
 			Parents: x.Parents, Derived: x.Derived, Steps: steps,
-		})
+		}
+	})
+	for i, id := range order {
+		if errs[i] != nil {
+			return errs[i]
+		}
+		x := &verdicts[i]
+		x.Holder, x.Status = v.view.interned(x.Holder), v.view.interned(x.Status)
+		if len(x.Digests) > 0 && len(x.Steps) > 0 && maps.Equal(x.Steps[0].Digests, x.Digests) {
+			x.Digests = x.Steps[0].Digests // the acquisition's (or derivation's): one map, not two
+		}
+		last, steps := lasts[i], x.Steps
+		if !v.has(last) {
+			v.problem(ErrInvalid, Problem{Check: "exhibit", Index: last, Exhibit: id,
+				Msg: fmt.Sprintf("exhibit %s's latest event is leaf %d, which is not in the bundle", id, last)})
+		}
+		if len(steps) == 0 || steps[len(steps)-1].Index < last {
+			v.problem(ErrInvalid, Problem{Check: "exhibit", Index: last, Exhibit: id,
+				Msg: fmt.Sprintf("exhibit %s's latest event, leaf %d, is missing from its replayed history", id, last)})
+		}
 	}
+	v.report.Exhibits = verdicts
 	if err := v.checkVerdicts(); err != nil {
 		return err
 	}
 	if v.opts.Evidence != "" {
-		if err := v.checkEvidence(byID); err != nil {
+		if err := v.checkEvidence(); err != nil {
 			return err
 		}
 	}
 	// Attribute the problems to exhibits.
 	global := !v.cpVerified
+	byExhibit := map[string][]string{}
+	for _, p := range v.report.Problems {
+		if p.Exhibit != "" {
+			byExhibit[p.Exhibit] = append(byExhibit[p.Exhibit], p.String())
+		}
+	}
 	for i := range v.report.Exhibits {
 		x := &v.report.Exhibits[i]
-		for _, p := range v.report.Problems {
-			if p.Exhibit == x.ID {
-				x.Problems = append(x.Problems, p.String())
-			}
-		}
+		x.Problems = byExhibit[x.ID]
 		x.Ok = !global && len(x.Problems) == 0
 	}
 	return nil
 }
 
+// parallel calls f(0), ..., f(n-1) on GOMAXPROCS goroutines.
+func parallel(n int, f func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
 // checkEvidence hashes every regular file under the evidence directory and
 // matches it to an exhibit by SHA-256.
-func (v *bundleVerifier) checkEvidence(byID map[string]*custody.ExhibitRecord) error {
+func (v *bundleVerifier) checkEvidence() error {
 	algs := map[string]bool{custody.HashSHA256: true}
-	for _, x := range byID {
+	for _, x := range v.report.Exhibits {
 		for alg := range x.Digests {
 			algs[alg] = true
 		}
@@ -1157,8 +1228,9 @@ func (v *bundleVerifier) checkEvidence(byID map[string]*custody.ExhibitRecord) e
 			list = append(list, alg)
 		}
 	}
-	bySHA := map[string]*custody.ExhibitRecord{}
-	for _, x := range byID {
+	bySHA := map[string]*ExhibitVerdict{}
+	for i := range v.report.Exhibits {
+		x := &v.report.Exhibits[i]
 		bySHA[x.Digests[custody.HashSHA256]] = x
 	}
 	root := v.opts.Evidence
@@ -1224,18 +1296,70 @@ func (r *recordingView) Get(key string) ([]byte, bool, error) {
 	return r.v.Get(key)
 }
 
-// replayView is the custody state the replay builds: a custody.ScanView in
-// memory. The envelope records ("n/<sha256 hex>", one per leaf, used to
-// refuse a replayed envelope) are kept as 32-byte keys and an index rather
-// than strings, the bulk of a large bundle's state.
+// replayView is the custody state the replay builds, in memory, kept
+// compact since a bundle may hold millions of entries. The envelope
+// records ("n/<sha256 hex>", one per leaf, used to refuse a replayed
+// envelope) are kept as 32-byte keys and an index rather than strings. The
+// history steps ("h/<exhibit>/<index>", one per event and exhibit), which
+// custody writes but never reads back during a replay, are kept decoded,
+// by exhibit, in index order: they are what the report shows, so they are
+// decoded once, on the parallel phase, and never stored as JSON too.
 type replayView struct {
 	m      map[string][]byte
 	n      map[[32]byte]int64
-	sorted []string // the keys of m in order, built by Scan; nil after Set
+	steps  map[string][]custody.HistoryStep
+	intern map[string]string            // party names, key ids and event names of the steps
+	maps   map[string]map[string]string // step details, by content
+
+	sorted  []string // the keys of m in order, built by Scan; nil after Set
+	stepIDs []string // the keys of steps in order, built by Scan; nil after Set
 }
 
 func newReplayView() *replayView {
-	return &replayView{m: map[string][]byte{}, n: map[[32]byte]int64{}}
+	return &replayView{m: map[string][]byte{}, n: map[[32]byte]int64{},
+		steps: map[string][]custody.HistoryStep{}, intern: map[string]string{}, maps: map[string]map[string]string{}}
+}
+
+// An exhibitStep is a decoded history record.
+type exhibitStep struct {
+	exhibit string
+	step    custody.HistoryStep
+	del     bool // the record is deleted
+}
+
+// historyKey splits an "h/<exhibit>/<index as %016d>" key.
+func historyKey(key string) (exhibit string, index int64, ok bool) {
+	if len(key) < len("h/x/")+16 || !strings.HasPrefix(key, "h/") || key[len(key)-17] != '/' {
+		return "", 0, false
+	}
+	for _, c := range key[len(key)-16:] {
+		if c < '0' || c > '9' {
+			return "", 0, false
+		}
+		index = index*10 + int64(c-'0')
+	}
+	return key[2 : len(key)-17], index, true
+}
+
+// splitSteps decodes the history records among recs, and returns them and
+// the other records.
+func splitSteps(recs []custody.Record) (steps []exhibitStep, rest []custody.Record) {
+	rest = recs[:0:0]
+	for _, r := range recs {
+		ex, index, ok := historyKey(r.Key)
+		if !ok {
+			rest = append(rest, r)
+			continue
+		}
+		s := exhibitStep{exhibit: ex, del: r.Value == nil}
+		if !s.del && (json.Unmarshal(r.Value, &s.step) != nil || s.step.Index != index) {
+			rest = append(rest, r) // kept as it is: custody writes no such record
+			continue
+		}
+		s.step.Index = index
+		steps = append(steps, s)
+	}
+	return steps, rest
 }
 
 // envelopeKey decodes an "n/<64 hex>" key.
@@ -1274,13 +1398,22 @@ func (v *replayView) Get(key string) ([]byte, bool, error) {
 		}
 		return fmt.Appendf(nil, "%d", i), true, nil
 	}
+	if ex, index, ok := historyKey(key); ok {
+		for _, st := range v.steps[ex] {
+			if st.Index == index {
+				b, err := json.Marshal(&st)
+				return b, err == nil, err
+			}
+		}
+	}
 	b, ok := v.m[key]
 	return b, ok, nil
 }
 
-// Set writes the records of one applied entry.
-func (v *replayView) Set(recs []custody.Record) {
-	v.sorted = nil
+// Set writes the records of one applied entry: steps are its history
+// records, decoded, and recs the others (splitSteps).
+func (v *replayView) Set(recs []custody.Record, steps []exhibitStep) {
+	v.sorted, v.stepIDs = nil, nil
 	for _, r := range recs {
 		if k, ok := envelopeKey(r.Key); ok {
 			var i int64
@@ -1299,22 +1432,153 @@ func (v *replayView) Set(recs []custody.Record) {
 			v.m[r.Key] = r.Value
 		}
 	}
+	for _, s := range steps {
+		list := v.steps[s.exhibit]
+		i, found := slices.BinarySearchFunc(list, s.step.Index, func(a custody.HistoryStep, i int64) int { return cmp.Compare(a.Index, i) })
+		st := s.step
+		st.Event, st.Party, st.To, st.From = v.interned(st.Event), v.interned(st.Party), v.interned(st.To), v.interned(st.From)
+		for i, id := range st.KeyIDs {
+			st.KeyIDs[i] = v.interned(id)
+		}
+		st.Detail = v.internedMap(st.Detail)
+		switch {
+		case found && s.del:
+			list = slices.Delete(list, i, i+1)
+		case found:
+			list[i] = st
+		case !s.del:
+			list = slices.Insert(list, i, st) // at the end: steps come in index order
+		}
+		if len(list) == 0 {
+			delete(v.steps, s.exhibit)
+			continue
+		}
+		v.steps[s.exhibit] = list
+	}
 }
 
-// Scan lists the records (other than envelope records) under prefix in key
-// order. Queries run after the replay: the keys are sorted once.
+// interned returns s, sharing the memory of an equal string seen before.
+// Only names are interned (parties, keys, events): there are few of them.
+func (v *replayView) interned(s string) string {
+	if s == "" {
+		return ""
+	}
+	if t, ok := v.intern[s]; ok {
+		return t
+	}
+	v.intern[s] = s
+	return s
+}
+
+// internedMap returns m, or an equal map seen before. Step details
+// (an acquisition's source and method, an attestation's predicate type)
+// repeat from step to step; a small map costs some 300 bytes.
+func (v *replayView) internedMap(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return m
+	}
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		b.WriteString(strconv.Quote(k))
+		b.WriteString(strconv.Quote(m[k]))
+	}
+	key := b.String()
+	if t, ok := v.maps[key]; ok {
+		return t
+	}
+	if len(v.maps) < maxInternedMaps {
+		v.maps[key] = m
+	}
+	return m
+}
+
+// maxInternedMaps bounds replayView.maps: details that never repeat are
+// not worth keeping.
+const maxInternedMaps = 1 << 16
+
+// Scan lists the records under prefix in key order, the history steps
+// encoded again as custody wrote them. Queries run after the replay: the
+// keys are sorted once.
 func (v *replayView) Scan(prefix string, fn func(key string, value []byte) error) error {
 	if v.sorted == nil {
 		v.sorted = slices.Sorted(maps.Keys(v.m))
 	}
+	type rec struct {
+		key   string
+		value []byte
+	}
+	var recs []rec
 	i, _ := slices.BinarySearch(v.sorted, prefix)
 	for _, k := range v.sorted[i:] {
 		if !strings.HasPrefix(k, prefix) {
 			break
 		}
-		if err := fn(k, v.m[k]); err != nil {
+		recs = append(recs, rec{k, v.m[k]})
+	}
+	merged := len(recs)
+	for _, ex := range v.stepExhibits(prefix) {
+		for _, st := range v.steps[ex] {
+			if k := fmt.Sprintf("h/%s/%016d", ex, st.Index); strings.HasPrefix(k, prefix) {
+				b, err := json.Marshal(&st)
+				if err != nil {
+					return err
+				}
+				recs = append(recs, rec{k, b})
+			}
+		}
+	}
+	if len(recs) > merged {
+		slices.SortFunc(recs, func(a, b rec) int { return strings.Compare(a.key, b.key) })
+	}
+	for _, r := range recs {
+		if err := fn(r.key, r.value); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// stepExhibits returns the exhibits whose history keys may start with
+// prefix.
+func (v *replayView) stepExhibits(prefix string) []string {
+	if !strings.HasPrefix(prefix, "h/") {
+		if !strings.HasPrefix("h/", prefix) {
+			return nil
+		}
+		return slices.Collect(maps.Keys(v.steps)) // a scan of everything
+	}
+	// "h/<q>": the exhibits that start with q, and those that are q up to
+	// one of its '/' (ids may hold '/').
+	q := prefix[2:]
+	var out []string
+	if v.stepIDs == nil {
+		v.stepIDs = slices.Sorted(maps.Keys(v.steps))
+	}
+	i, _ := slices.BinarySearch(v.stepIDs, q)
+	for _, ex := range v.stepIDs[i:] {
+		if !strings.HasPrefix(ex, q) {
+			break
+		}
+		out = append(out, ex)
+	}
+	for j := range len(q) {
+		if q[j] == '/' {
+			if _, ok := v.steps[q[:j]]; ok && !strings.HasPrefix(q[:j], q) {
+				out = append(out, q[:j])
+			}
+		}
+	}
+	return out
+}
+
+// exhibits returns the ids of the registered exhibits, sorted.
+func (v *replayView) exhibits() []string {
+	var ids []string
+	for k := range v.m {
+		if id, ok := strings.CutPrefix(k, "e/"); ok {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
 }
