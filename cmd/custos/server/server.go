@@ -42,6 +42,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -106,6 +107,10 @@ type Server struct {
 	wit     *collector // nil without witnesses
 
 	dashboard http.Handler
+
+	countsMu   sync.Mutex
+	counts     *custody.Counts // PublicCounts at countsSize
+	countsSize int64
 }
 
 // New returns a server for cfg.Log.
@@ -420,13 +425,37 @@ func (s *Server) handleConsistency(w http.ResponseWriter, r *http.Request) {
 // handleCheckpoint serves the latest checkpoint; once witnesses have
 // cosigned it, with their cosignature lines.
 func (s *Server) handleCheckpoint(w http.ResponseWriter, r *http.Request) {
+	cp, _ := s.Checkpoint()
+	writeText(w, cp, "no-cache")
+}
+
+// Checkpoint returns the log's latest checkpoint and its size; once
+// witnesses have cosigned it, with their cosignature lines.
+func (s *Server) Checkpoint() (signed []byte, size int64) {
 	cp, size := s.log.Checkpoint()
 	if s.wit != nil {
-		if signed, n := s.wit.cosignedAt(size); n == size && signed != nil {
-			cp = signed
+		if note, n := s.wit.cosignedAt(); n == size && note != nil {
+			cp = note
 		}
 	}
-	writeText(w, cp, "no-cache")
+	return cp, size
+}
+
+// PublicCounts returns custody.PublicCounts of the ledger's custody index,
+// computed once per tree size.
+func (s *Server) PublicCounts() (custody.Counts, error) {
+	size := s.log.Size()
+	s.countsMu.Lock()
+	defer s.countsMu.Unlock()
+	if s.counts != nil && s.countsSize == size {
+		return *s.counts, nil
+	}
+	c, err := custody.PublicCounts(s.log.Index())
+	if err != nil {
+		return custody.Counts{}, err
+	}
+	s.counts, s.countsSize = &c, size
+	return c, nil
 }
 
 // History is the answer of the history endpoint.

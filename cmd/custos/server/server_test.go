@@ -141,6 +141,11 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("proof.VerifyConsistency = %v", err)
 	}
 
+	counts, err := f.srv.PublicCounts()
+	if err != nil || counts.Parties != 4 || counts.Exhibits != 2*each || counts.HandOvers != 1 || counts.OpenReleases != 0 {
+		t.Errorf("PublicCounts() = %+v, %v; want 4 parties, %d exhibits, 1 hand-over, no open release", counts, err, 2*each)
+	}
+
 	// History and status, as the party.
 	resp, body = f.do(http.MethodGet, "/custos/v1/exhibits/EX-cert-0/history", "lab", nil)
 	mustStatus(t, "GET history as lab", resp.StatusCode, http.StatusOK, body)

@@ -66,6 +66,7 @@ type collector struct {
 	quorum   int64  // size of the latest checkpoint meeting the quorum; 0 none
 	noteSize int64  // size of note
 	note     []byte // the latest cosigned note collected
+	quorumCP []byte // the note of size quorum
 }
 
 // retryInterval is how often a round runs without a new checkpoint, to
@@ -132,8 +133,8 @@ func (c *collector) quorumSize() int64 {
 	return c.quorum
 }
 
-// cosignedAt returns the collected note, if it is of size.
-func (c *collector) cosignedAt(size int64) ([]byte, int64) {
+// cosignedAt returns the latest cosigned note collected and its size.
+func (c *collector) cosignedAt() ([]byte, int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.note, c.noteSize
@@ -155,6 +156,17 @@ func (s *Server) WitnessStatus() []WitnessStatus {
 		return nil
 	}
 	return s.wit.status()
+}
+
+// QuorumCheckpoint returns the latest checkpoint whose cosignatures meet
+// the trust policy's quorum, with them, or nil if there is none yet.
+func (s *Server) QuorumCheckpoint() []byte {
+	if s.wit == nil {
+		return nil
+	}
+	s.wit.mu.Lock()
+	defer s.wit.mu.Unlock()
+	return s.wit.quorumCP
 }
 
 // QuorumSize is the size of the latest checkpoint whose cosignatures meet
@@ -305,7 +317,7 @@ func (c *collector) merge(signed []byte, size int64, incoming []byte) error {
 	c.mu.Lock()
 	c.note, c.noteSize = merged, size
 	if qerr == nil && size > c.quorum {
-		c.quorum = size
+		c.quorum, c.quorumCP = size, merged
 	}
 	c.mu.Unlock()
 	if path == "" || len(lines) == before && len(lines) == 0 {

@@ -103,6 +103,9 @@ func TestWitnessCollection(t *testing.T) {
 	if err != nil || c.Size != size || len(cos) != 2 {
 		t.Fatalf("policy.CheckCheckpoint(/checkpoint) = size %d, %+v, %v; want size %d cosigned by two", c.Size, cos, err, size)
 	}
+	if q := f.srv.QuorumCheckpoint(); !bytes.Equal(q, body) {
+		t.Errorf("QuorumCheckpoint() = %q, want the served checkpoint", q)
+	}
 	stored, err := os.ReadFile(filepath.Join(f.dir, "cosigned", fmt.Sprintf("%020d.checkpoint", size)))
 	if err != nil || !bytes.Equal(stored, body) {
 		t.Errorf("cosigned/%020d.checkpoint = %q, %v; want the served checkpoint", size, stored, err)
