@@ -156,7 +156,13 @@ func benchBundle(b *testing.B) (string, *verify.Policy, []signedMsg) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			b.Fatal(err)
 		}
-		buildBenchBundle(b, path, policyPath)
+		bundle, policy := buildBenchBundle(b, benchEntries)
+		if err := os.WriteFile(policyPath, policy.Marshal(), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(path, bundle, 0o644); err != nil {
+			b.Fatal(err)
+		}
 	}
 	pb, err := os.ReadFile(policyPath)
 	if err != nil {
@@ -211,10 +217,10 @@ func benchBundle(b *testing.B) (string, *verify.Policy, []signedMsg) {
 	return path, policy, msgs
 }
 
-// buildBenchBundle builds the bundle in memory: leaves, the RFC 6962 tree
+// buildBenchBundle builds a bundle of that many acquisitions in memory: leaves, the RFC 6962 tree
 // (sumdb/tlog stored hashes), proofs and a checkpoint cosigned by one
 // witness, as an export of a real ledger would hold them.
-func buildBenchBundle(b *testing.B, path, policyPath string) {
+func buildBenchBundle(b testing.TB, entries int) (bundle []byte, policy *verify.Policy) {
 	const origin = "bench.example/custos"
 	newKey := func() *custody.PrivateKey {
 		priv, pub, err := custody.GenerateKey(custody.KeyEd25519, []byte("pw"))
@@ -245,10 +251,10 @@ func buildBenchBundle(b *testing.B, path, policyPath string) {
 		return sign(custody.PredicateEnroll, custody.PartySubject(name, pub), custody.Enroll{Party: name, Org: name, Roles: []string{role},
 			Key: custody.KeyRef{ID: pub.KeyID(), PEM: string(pub.MarshalPEM())}}, append([]*custody.PrivateKey{k}, signers...)...)
 	}
-	envs := make([][]byte, benchEntries+2)
+	envs := make([][]byte, entries+2)
 	envs[0] = enroll("admin", custody.RoleAdmin, admin)
 	envs[1] = enroll("collector", custody.RoleCollector, collector, admin)
-	parallel(benchEntries, func(i int) {
+	parallel(entries, func(i int) {
 		sum := sha256.Sum256(fmt.Appendf(nil, "bench artifact %d", i))
 		id := fmt.Sprintf("BENCH-%06d", i)
 		envs[i+2] = sign(custody.PredicateAcquire, custody.Subject{Name: id, Digest: map[string]string{"sha256": hex.EncodeToString(sum[:])}},
@@ -305,7 +311,7 @@ func buildBenchBundle(b *testing.B, path, policyPath string) {
 	if _, err := tnote.NewVerifierForCosignatureV1(wVKey); err != nil {
 		b.Fatal(err)
 	}
-	policy, err := verify.NewPolicy(logVKey, []string{wVKey}, 1)
+	policy, err = verify.NewPolicy(logVKey, []string{wVKey}, 1)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -336,12 +342,7 @@ func buildBenchBundle(b *testing.B, path, policyPath string) {
 	if err := w.Close(); err != nil {
 		b.Fatal(err)
 	}
-	if err := os.WriteFile(policyPath, policy.Marshal(), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		b.Fatal(err)
-	}
+	return buf.Bytes(), policy
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
