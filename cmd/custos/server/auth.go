@@ -22,6 +22,7 @@ package server
 // from being captured.
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -58,14 +59,49 @@ func SignRequest(req *http.Request, party string, key *custody.PrivateKey) error
 }
 
 func signRequestAt(req *http.Request, party string, key *custody.PrivateKey, now time.Time) error {
+	return (&RequestSigner{Party: party, Key: key}).signAt(req, now)
+}
+
+// A RequestSigner signs requests as SignRequest does, but reuses its last
+// signature for a request with the same method, target and date (dates
+// have whole seconds): a client submitting many entries signs about once
+// a second, and the server, which remembers signatures it verified, checks
+// each once. A reused signature is no more than the replay that MaxSkew
+// already allows. It is safe for concurrent use.
+type RequestSigner struct {
+	Party string
+	Key   *custody.PrivateKey
+
+	mu   sync.Mutex
+	last string // the message signed last
+	hdr  string // its Custos-Signature value
+}
+
+// Sign signs req, dated now.
+func (s *RequestSigner) Sign(req *http.Request) error { return s.signAt(req, time.Now()) }
+
+func (s *RequestSigner) signAt(req *http.Request, now time.Time) error {
 	date := now.UTC().Format(time.RFC3339)
-	sig, err := key.SignMessage(AuthMessage(req.Method, req.URL.RequestURI(), date, party))
-	if err != nil {
-		return err
+	msg := AuthMessage(req.Method, req.URL.RequestURI(), date, s.Party)
+	s.mu.Lock()
+	hdr := ""
+	if s.last == string(msg) {
+		hdr = s.hdr
 	}
-	req.Header.Set(HeaderParty, party)
+	s.mu.Unlock()
+	if hdr == "" {
+		sig, err := s.Key.SignMessage(msg)
+		if err != nil {
+			return err
+		}
+		hdr = s.Key.Public().KeyID() + " " + base64.StdEncoding.EncodeToString(sig)
+		s.mu.Lock()
+		s.last, s.hdr = string(msg), hdr
+		s.mu.Unlock()
+	}
+	req.Header.Set(HeaderParty, s.Party)
 	req.Header.Set(HeaderDate, date)
-	req.Header.Set(HeaderSignature, key.Public().KeyID()+" "+base64.StdEncoding.EncodeToString(sig))
+	req.Header.Set(HeaderSignature, hdr)
 	return nil
 }
 
@@ -120,14 +156,67 @@ func (s *Server) authenticate(r *http.Request) (string, error) {
 	if rec == nil || !rec.ActiveAt(s.log.Size()) {
 		return fail("key %s of party %q is revoked", keyID, party)
 	}
+	msg := AuthMessage(r.Method, r.RequestURI, date, party)
+	if s.seen.has(keyID, msg, sig) {
+		return party, nil
+	}
 	pub, err := s.keys.get(rec)
 	if err != nil {
 		return fail("key %s of party %q does not parse", keyID, party)
 	}
-	if err := pub.VerifyMessage(AuthMessage(r.Method, r.RequestURI, date, party), sig); err != nil {
+	if err := pub.VerifyMessage(msg, sig); err != nil {
 		return fail("signature by key %s does not verify for %s %s", keyID, r.Method, r.URL.Path)
 	}
+	s.seen.add(keyID, msg, sig, t.Add(MaxSkew))
 	return party, nil
+}
+
+// seenSigs remembers request signatures that verified, until their date
+// leaves MaxSkew: verifying the same (key, message, signature) again would
+// give the same answer. The key's state (current, not revoked) is checked
+// on every request all the same.
+type seenSigs struct {
+	mu sync.Mutex
+	m  map[[32]byte]time.Time // until
+}
+
+const seenMax = 1 << 16
+
+func seenKey(keyID string, msg, sig []byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte(keyID))
+	h.Write([]byte{0})
+	h.Write(msg)
+	h.Write(sig)
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+func (c *seenSigs) has(keyID string, msg, sig []byte) bool {
+	k := seenKey(keyID, msg, sig)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	until, ok := c.m[k]
+	return ok && time.Now().Before(until)
+}
+
+func (c *seenSigs) add(keyID string, msg, sig []byte, until time.Time) {
+	k := seenKey(keyID, msg, sig)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= seenMax {
+		now := time.Now()
+		for k, u := range c.m {
+			if now.After(u) {
+				delete(c.m, k)
+			}
+		}
+		if c.m == nil || len(c.m) >= seenMax {
+			c.m = map[[32]byte]time.Time{}
+		}
+	}
+	c.m[k] = until
 }
 
 // keyCache holds parsed party keys by key id (the hash of the key, so an

@@ -95,3 +95,33 @@ func TestAuthenticationFailures(t *testing.T) {
 		t.Errorf("GET status signed by a stranger's key as lab = %d, want 401", resp.StatusCode)
 	}
 }
+
+// TestRequestSignerReuse: a RequestSigner signs once per second for the
+// same request; the server remembers the verified signature, yet a key
+// revoked since is refused even with a signature it verified before.
+func TestRequestSignerReuse(t *testing.T) {
+	f := newFixture(t, Config{})
+	s := &RequestSigner{Party: "outsider", Key: f.parties["outsider"]}
+	now := time.Now()
+	get := func() (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, f.http.URL+"/custos/v1/status", nil)
+		if err := s.signAt(req, now); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := f.http.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, req.Header.Get(HeaderSignature)
+	}
+	code1, sig1 := get()
+	code2, sig2 := get()
+	if code1 != http.StatusOK || code2 != http.StatusOK || sig1 != sig2 {
+		t.Fatalf("two requests in one second = %d, %d, same signature %v; want 200, 200, true", code1, code2, sig1 == sig2)
+	}
+	f.appendOK(f.revokeEnv("outsider"))
+	if code, sig := get(); code != http.StatusUnauthorized || sig != sig1 {
+		t.Errorf("the remembered signature after its key was revoked = %d (same signature %v), want 401", code, sig == sig1)
+	}
+}

@@ -102,6 +102,7 @@ type Server struct {
 	limits  *limiter
 	metrics *metrics
 	keys    keyCache
+	seen    seenSigs
 	tiles   tileCache
 	mux     *http.ServeMux
 	wit     *collector // nil without witnesses
