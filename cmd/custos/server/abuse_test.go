@@ -152,7 +152,9 @@ func TestSlowloris(t *testing.T) {
 // TestRateLimit: a flood from one party is limited; another party, and
 // an anonymous client, still get through.
 func TestRateLimit(t *testing.T) {
-	f := newFixture(t, Config{Rate: 5, Burst: 5})
+	// Half a token a second: even a slow machine (-race, loaded CI) sends
+	// the flood faster than that.
+	f := newFixture(t, Config{Rate: 0.5, Burst: 5})
 	limited := 0
 	for range 30 {
 		resp, _ := f.do(http.MethodGet, "/custos/v1/status", "lab", nil)
@@ -163,8 +165,8 @@ func TestRateLimit(t *testing.T) {
 			}
 		}
 	}
-	if limited < 20 {
-		t.Errorf("flood of 30 requests: %d limited, want at least 20 at 5/s burst 5", limited)
+	if limited < 15 {
+		t.Errorf("flood of 30 requests: %d limited, want at least 15 at 0.5/s burst 5", limited)
 	}
 	resp, body := f.do(http.MethodGet, "/custos/v1/status", "cert", nil)
 	mustStatus(t, "GET status as cert during lab's flood", resp.StatusCode, http.StatusOK, body)
@@ -174,7 +176,7 @@ func TestRateLimit(t *testing.T) {
 	}
 	resp, body = f.do(http.MethodGet, "/checkpoint", "", nil)
 	mustStatus(t, "GET /checkpoint anonymously during lab's flood", resp.StatusCode, http.StatusOK, body)
-	resp, body = f.do(http.MethodGet, "/metrics", "", nil)
+	_, body = f.do(http.MethodGet, "/metrics", "", nil)
 	if !strings.Contains(string(body), "custos_rate_limited_total ") {
 		t.Errorf("/metrics = %.300s, want custos_rate_limited_total", body)
 	}

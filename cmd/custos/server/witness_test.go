@@ -117,7 +117,7 @@ func TestWitnessCollection(t *testing.T) {
 	if len(st) != 3 || st[0].CosignedSize != size || st[1].CosignedSize != size || st[2].CosignedSize != -1 || st[2].LastError == "" {
 		t.Errorf("WitnessStatus = %+v, want w1 and w2 at %d, w3 with an error", st, size)
 	}
-	resp, body = f.do(http.MethodGet, "/metrics", "", nil)
+	_, body = f.do(http.MethodGet, "/metrics", "", nil)
 	if !strings.Contains(string(body), "custos_witness_lag 0\n") {
 		t.Errorf("/metrics lacks custos_witness_lag 0:\n%s", body)
 	}
