@@ -74,6 +74,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) (*cli.App, *env) {
 			e.trustCommand(),
 			e.demoCommand(),
 			e.serveCommand(),
+			e.mirrorCommand(),
 		},
 	}
 	for _, c := range app.Commands {
