@@ -180,4 +180,23 @@ func TestRateLimit(t *testing.T) {
 	if !strings.Contains(string(body), "custos_rate_limited_total ") {
 		t.Errorf("/metrics = %.300s, want custos_rate_limited_total", body)
 	}
+
+	// A forger: signatures that fail are answered 401, then 429 without
+	// being checked; anonymous reads from the same address still pass.
+	var codes []int
+	for range 12 {
+		req, _ := http.NewRequest(http.MethodGet, f.http.URL+"/custos/v1/status", nil)
+		SignRequest(req, "lab", f.stranger)
+		resp, err := f.http.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes = append(codes, resp.StatusCode)
+	}
+	if codes[0] != http.StatusUnauthorized || codes[len(codes)-1] != http.StatusTooManyRequests {
+		t.Errorf("forged requests answered %v, want 401 first and 429 last", codes)
+	}
+	resp, body = f.do(http.MethodGet, "/checkpoint", "", nil)
+	mustStatus(t, "GET /checkpoint anonymously next to a forger", resp.StatusCode, http.StatusOK, body)
 }

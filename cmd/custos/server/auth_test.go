@@ -2,8 +2,11 @@ package server
 
 import (
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -124,4 +127,45 @@ func TestRequestSignerReuse(t *testing.T) {
 	if code, sig := get(); code != http.StatusUnauthorized || sig != sig1 {
 		t.Errorf("the remembered signature after its key was revoked = %d (same signature %v), want 401", code, sig == sig1)
 	}
+}
+
+// TestLogsHoldNoSecrets: the request log names neither exhibits nor
+// signatures, whatever the requests carried.
+func TestLogsHoldNoSecrets(t *testing.T) {
+	var logs strings.Builder
+	var mu sync.Mutex
+	f := newFixture(t, Config{Logger: slog.New(slog.NewJSONHandler(lockedWriter{&mu, &logs}, nil))})
+	f.appendOK(f.acquireEnv("cert", "SECRET-EXHIBIT-7"))
+	req, _ := http.NewRequest(http.MethodGet, f.http.URL+"/custos/v1/exhibits/SECRET-EXHIBIT-7/history", nil)
+	SignRequest(req, "lab", f.parties["lab"])
+	resp, err := f.http.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	f.do(http.MethodGet, "/custos/v1/state?key=e/SECRET-EXHIBIT-7", "lab", nil)
+	f.submit("cert", f.acquireEnv("cert", "SECRET-EXHIBIT-8"))
+	mu.Lock()
+	defer mu.Unlock()
+	sig := req.Header.Get(HeaderSignature)
+	_, b64, _ := strings.Cut(sig, " ")
+	for _, secret := range []string{"SECRET-EXHIBIT", b64, "laptop of the suspect"} {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("the log holds %q:\n%s", secret, logs.String())
+		}
+	}
+	if !strings.Contains(logs.String(), `"client":"party:lab"`) {
+		t.Errorf("the log does not say who asked:\n%s", logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -32,6 +32,14 @@ func newLimiter(r rate.Limit, burst int) *limiter {
 	return &limiter{r: r, burst: burst, buckets: map[string]*bucket{}, swept: time.Now()}
 }
 
+// blocked reports whether client's bucket is empty, taking nothing.
+func (l *limiter) blocked(client string) bool {
+	l.mu.Lock()
+	b, ok := l.buckets[client]
+	l.mu.Unlock()
+	return ok && b.lim.Tokens() < 1
+}
+
 // allow takes a token from client's bucket.
 func (l *limiter) allow(client string) bool {
 	now := time.Now()

@@ -183,10 +183,28 @@ func PartyOf(r *http.Request) string {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	host := remoteHost(r)
+	// Failed authentications are limited per address in a bucket of
+	// their own ("fail:"), apart from the address's anonymous reads. Once
+	// it is empty, signed requests from that address are refused before
+	// their signature is checked (verifying costs more than refusing): a
+	// party behind the same address as a forger waits with it.
+	if r.Header.Get(HeaderSignature) != "" && s.limits.blocked("fail:"+host) {
+		s.metrics.rateLimited.Add(1)
+		rec.Header().Set("Retry-After", "1")
+		writeError(rec, http.StatusTooManyRequests, "too many failed authentications; retry later", nil)
+		s.logRequest(r, "fail:"+host, rec.status, start)
+		return
+	}
 	party, authErr := s.authenticate(r)
-	client := "party:" + party
-	if party == "" {
-		client = "addr:" + remoteHost(r)
+	var client string
+	switch {
+	case authErr != nil:
+		client = "fail:" + host
+	case party != "":
+		client = "party:" + party
+	default:
+		client = "addr:" + host
 	}
 	switch {
 	case !s.limits.allow(client):
@@ -202,11 +220,24 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		s.mux.ServeHTTP(rec, r)
 	}
-	// No header values, bodies or signatures are logged: only what a
-	// request was and how it ended.
+	s.logRequest(r, client, rec.status, start)
+}
+
+// logPath is the path as logged: exhibit ids are evidence metadata, so the
+// history endpoint is logged without its id.
+func logPath(p string) string {
+	if strings.HasPrefix(p, "/custos/v1/exhibits/") {
+		return "/custos/v1/exhibits/{id}/history"
+	}
+	return p
+}
+
+// logRequest logs what a request was and how it ended. No header values,
+// query strings (which name exhibits), bodies or signatures are logged.
+func (s *Server) logRequest(r *http.Request, client string, status int, start time.Time) {
 	s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
-		slog.String("method", r.Method), slog.String("path", r.URL.Path),
-		slog.String("client", client), slog.Int("status", rec.status),
+		slog.String("method", r.Method), slog.String("path", logPath(r.URL.Path)),
+		slog.String("client", client), slog.Int("status", status),
 		slog.Duration("duration", time.Since(start)))
 }
 

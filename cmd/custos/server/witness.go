@@ -320,8 +320,8 @@ func (c *collector) merge(signed []byte, size int64, incoming []byte) error {
 		c.quorum, c.quorumCP = size, merged
 	}
 	c.mu.Unlock()
-	if path == "" || len(lines) == before && len(lines) == 0 {
-		return nil
+	if path == "" || len(lines) == before {
+		return nil // nothing new to store
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
