@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/custos-ledger/custos/cmd/custos/server"
 	"github.com/custos-ledger/custos/verify"
@@ -60,6 +63,49 @@ func flipProxy(t *testing.T, target, prefix string) string {
 			b[len(b)-1] ^= 0x01
 		}
 		resp.Body = io.NopCloser(bytes.NewReader(b))
+		return nil
+	}
+	hs := httptest.NewServer(p)
+	t.Cleanup(hs.Close)
+	return hs.URL
+}
+
+// cosignProxy forwards to target and adds a witness's cosignature line
+// to the checkpoint it serves.
+func cosignProxy(t *testing.T, target string) string {
+	t.Helper()
+	skey, _, err := note.GenerateKey(rand.Reader, "witness.example/w1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := httputil.NewSingleHostReverseProxy(u)
+	p.ModifyResponse = func(resp *http.Response) error {
+		if resp.Request.URL.Path != "/checkpoint" {
+			return nil
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		text, _ := splitSigned(b)
+		cosig, err := note.Sign(&note.Note{Text: text}, w)
+		if err != nil {
+			return err
+		}
+		_, lines := splitSigned(cosig)
+		b = append(b, lines[0]...)
+		resp.Body = io.NopCloser(bytes.NewReader(b))
+		resp.ContentLength = int64(len(b))
+		resp.Header.Del("Content-Length")
 		return nil
 	}
 	hs := httptest.NewServer(p)
@@ -168,6 +214,15 @@ func TestMirror(t *testing.T) {
 	if out := mustCustos(t, mirrorArgs(url, M)...); !strings.Contains(out, "8 leaves (0 new)") {
 		t.Errorf("mirror with nothing new printed %q, want 8 leaves (0 new)", out)
 	}
+	// A server whose checkpoint carries a witness's cosignature: the
+	// mirror files it under cosigned/ and export proves to it.
+	out = mustCustos(t, append(mirrorArgs(cosignProxy(t, url), M), "--json")...)
+	if !strings.Contains(out, `"cosigned": true`) {
+		t.Errorf("mirror of a cosigned checkpoint printed %s, want cosigned true", out)
+	}
+	if sizes, err := cosignedSizes(ledgerDir(M)); err != nil || len(sizes) != 1 || sizes[0] != 8 {
+		t.Errorf("mirror's cosigned checkpoints = %v, %v, want [8]", sizes, err)
+	}
 	out = mustCustos(t, "history", "E-1", "--ledger", M)
 	if !strings.Contains(out, "to cert") {
 		t.Errorf("history of E-1 in the mirror lacks the release back to cert:\n%s", out)
@@ -178,15 +233,20 @@ func TestMirror(t *testing.T) {
 	}
 
 	// Tampering between server and mirror is refused, naming what failed,
-	// and leaves nothing a ledger command accepts.
+	// and leaves nothing a ledger command accepts. Commits of one leaf
+	// each, so that the refusal of leaf 7 interrupts a run that has
+	// committed leaves 0..6 beyond any checkpoint.
+	mirrorBatch = 1
+	defer func() { mirrorBatch = 0 }()
 	for _, tc := range []struct {
 		prefix string
 		code   int
 		want   []string
+		added  string // leaves the resumed run adds: the refused run committed the rest
 	}{
-		{"/tile/0/", exitVerifyFailed, []string{"hash tiles for leaves 0..7", "tile/0/000.p/8"}},
-		{"/tile/entries/", exitVerifyFailed, []string{"leaf 7 in entry bundle tile/entries/000.p/8"}},
-		{"/checkpoint", exitMalformed, []string{"the server's checkpoint"}},
+		{"/tile/0/", exitVerifyFailed, []string{"hash tiles for leaves 0..7", "tile/0/000.p/8"}, "8"},
+		{"/tile/entries/", exitVerifyFailed, []string{"leaf 7 in entry bundle tile/entries/000.p/8"}, "1"},
+		{"/checkpoint", exitMalformed, []string{"the server's checkpoint"}, "8"},
 	} {
 		t.Run("tampered"+strings.ReplaceAll(tc.prefix, "/", "-"), func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "M")
@@ -202,6 +262,15 @@ func TestMirror(t *testing.T) {
 			}
 			if code, _, _ := custos(t, "fsck", "--ledger", out); code == exitOK {
 				t.Errorf("fsck accepts the refused mirror")
+			}
+			// The next run, through the genuine server, finishes the
+			// mirror from where the refused one stopped.
+			res := mustCustos(t, mirrorArgs(url, out)...)
+			if !strings.Contains(res, "8 leaves ("+tc.added+" new)") {
+				t.Errorf("mirror after the refused run printed %q, want 8 leaves (%s new)", res, tc.added)
+			}
+			if rep, err := fsck(ledgerDir(out)); err != nil || rep.Size != 8 {
+				t.Errorf("fsck after the resumed run = %+v, %v", rep, err)
 			}
 		})
 	}
