@@ -130,6 +130,7 @@ func New(cfg Config) (*Server, error) {
 	if r == 0 {
 		r, b = DefaultRate, DefaultBurst
 	}
+	b = max(b, 1) // a zero burst would refuse everything
 	s.limits = newLimiter(r, b)
 	if cfg.Policy != nil || len(cfg.Witnesses) > 0 {
 		c, err := newCollector(s, cfg)
