@@ -258,6 +258,9 @@ func (im *Importer) Add(leaf []byte) error {
 	if im.err != nil {
 		return im.err
 	}
+	if im.retired {
+		return errors.New("ledger: Importer.Add after Finish")
+	}
 	im.err = im.add(leaf)
 	return im.err
 }

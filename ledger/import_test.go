@@ -108,6 +108,27 @@ func TestImport(t *testing.T) {
 	check(377)
 }
 
+// TestImportFinished: an Importer is done after Finish.
+func TestImportFinished(t *testing.T) {
+	src, keys := importSource(t, 3)
+	st := reopenStore(t, filepath.Join(t.TempDir(), "m"))
+	im, err := ledger.Import(st, ledger.ImportOptions{Verifier: keys.Verifier})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := importFrom(t, im, src); err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := src.Leaf(0)
+	if err := im.Add(leaf); err == nil {
+		t.Error("Add after Finish = nil, want an error")
+	}
+	cp, _ := src.Checkpoint()
+	if err := im.Finish(cp); err == nil {
+		t.Error("Finish twice = nil, want an error")
+	}
+}
+
 // TestImportInterrupted: an import stopped between batches leaves a store
 // Open refuses and Import continues.
 func TestImportInterrupted(t *testing.T) {

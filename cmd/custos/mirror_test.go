@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/binary"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -300,4 +301,26 @@ func TestMirror(t *testing.T) {
 	if code != exitUsage || !strings.Contains(errOut, "--log-key") {
 		t.Errorf("new mirror without --log-key = exit %d (%s), want %d", code, errOut, exitUsage)
 	}
+}
+
+// FuzzParseBundle: parseBundle never panics, and what it accepts encodes
+// back to the same bytes (no two encodings of one bundle).
+func FuzzParseBundle(f *testing.F) {
+	f.Add([]byte{0, 1, 'a', 0, 2, 'b', 'c'}, 2)
+	f.Add([]byte{0, 3, 'a'}, 1)
+	f.Add([]byte{}, 0)
+	f.Fuzz(func(t *testing.T, b []byte, w int) {
+		leaves, err := parseBundle(b, w)
+		if err != nil {
+			return
+		}
+		var again []byte
+		for _, l := range leaves {
+			again = binary.BigEndian.AppendUint16(again, uint16(len(l)))
+			again = append(again, l...)
+		}
+		if !bytes.Equal(again, b) || len(leaves) != w {
+			t.Errorf("parseBundle(%x, %d) = %d leaves re-encoding to %x", b, w, len(leaves), again)
+		}
+	})
 }
