@@ -137,12 +137,16 @@ func TestServeShutdown(t *testing.T) {
 		}()
 	}
 	// Stop once some submissions were acknowledged and others are in flight.
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		mu.Lock()
-		k := len(acked)
+		k, sent := len(acked), next
 		mu.Unlock()
-		if k >= 50 {
+		if k >= 50 || sent >= n {
 			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d submissions acknowledged after 60 s", k)
 		}
 		time.Sleep(time.Millisecond)
 	}
