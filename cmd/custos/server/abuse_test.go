@@ -52,13 +52,16 @@ func TestAbuse(t *testing.T) {
 	size := f.log.Size()
 	req, _ := http.NewRequest(http.MethodPost, f.http.URL+"/custos/v1/entries", io.MultiReader(strings.NewReader(`{"payloadType":"`), &endless{}))
 	req.ContentLength = -1
-	resp, err := f.http.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
+	// The server answers 413 and closes the connection while the client
+	// is still writing; the client may see the answer or the reset.
+	if resp, err := f.http.Client().Do(req); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("chunked endless body = %d, want 413", resp.StatusCode)
+		}
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusRequestEntityTooLarge || f.log.Size() != size {
-		t.Errorf("chunked endless body = %d (size %d), want 413 and size %d", resp.StatusCode, f.log.Size(), size)
+	if f.log.Size() != size {
+		t.Errorf("size after a chunked endless body = %d, want %d", f.log.Size(), size)
 	}
 
 	// The revoked party cannot authenticate either.
