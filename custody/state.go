@@ -368,6 +368,18 @@ func plainString(b []byte) (string, bool) {
 	return string(b[1 : len(b)-1]), true
 }
 
+// plainName reports whether json.Marshal writes s as it is between quotes:
+// printable ASCII other than '"', '\\' and the characters it escapes for
+// HTML ('<', '>', '&').
+func plainName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
 // plainInt returns the int64 a JSON integer (no sign but '-', no leading
 // zero, no fraction or exponent) decodes to.
 func plainInt(b []byte) (int64, bool) {
@@ -388,6 +400,18 @@ func plainInt(b []byte) (int64, bool) {
 }
 
 func (t *tx) put(key string, v any) {
+	// The k/, d/ and n/ records, written for every entry, are a name or an
+	// index: encoded as json.Marshal would, without it.
+	switch v := v.(type) {
+	case int64:
+		t.set[key] = strconv.AppendInt(nil, v, 10)
+		return
+	case string:
+		if plainName(v) {
+			t.set[key] = append(append(append(make([]byte, 0, len(v)+2), '"'), v...), '"')
+			return
+		}
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic(fmt.Sprintf("custody: encoding record %s: %v", key, err)) // our own types always encode

@@ -864,7 +864,7 @@ func (v *bundleVerifier) checkLeaf(it item, r *leafResult) {
 	if it.proof == nil {
 		bad("inclusion", "leaf %d has no tlog-proof", m.Index)
 	} else if v.cpVerified {
-		if err := v.inclusion(it.proof.Data, m.Data, l); err != nil {
+		if err := v.inclusion(it.proof.Data, m.Data, l, r.hash); err != nil {
 			bad("inclusion", "%v", err)
 		}
 	}
@@ -881,10 +881,11 @@ func (v *bundleVerifier) checkLeaf(it item, r *leafResult) {
 }
 
 // inclusion checks the leaf's tlog-proof against the bundle's checkpoint.
-// A proof that carries the bundle's checkpoint byte for byte is run against
+// h is the leaf's hash, computed from leafBytes. A proof that carries the
+// bundle's checkpoint byte for byte is run against
 // the root already verified; any other must verify on its own (Inclusion)
 // and be of the same size and root.
-func (v *bundleVerifier) inclusion(proofText, leafBytes []byte, l *ledger.Leaf) error {
+func (v *bundleVerifier) inclusion(proofText, leafBytes []byte, l *ledger.Leaf, h ledger.Hash) error {
 	p, err := ledger.ParseInclusionProof(proofText)
 	if err != nil {
 		return err
@@ -905,7 +906,6 @@ func (v *bundleVerifier) inclusion(proofText, leafBytes []byte, l *ledger.Leaf) 
 	if p.Index >= v.cp.Size {
 		return fmt.Errorf("leaf %d is beyond the checkpoint's size %d", p.Index, v.cp.Size)
 	}
-	h := ledger.LeafHash(leafBytes)
 	if err := tlog.CheckRecord(p.Path, v.cp.Size, v.cp.Root, p.Index, h); err != nil {
 		return fmt.Errorf("leaf %d (leaf hash %s, recomputed) is not proved in the tree of size %d with root %s: %v", p.Index, h, v.cp.Size, v.cp.Root, err)
 	}
