@@ -17,6 +17,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +28,8 @@ import (
 	"github.com/custos-ledger/custos/cmd/custos/server"
 	"github.com/custos-ledger/custos/custody"
 	"github.com/custos-ledger/custos/ledger"
+	"github.com/custos-ledger/custos/verify"
+	"github.com/custos-ledger/custos/verify/witness"
 )
 
 // startServe runs `custos serve` in process until the returned stop is
@@ -249,5 +252,76 @@ func TestServeCommand(t *testing.T) {
 	}
 	if out := mustCustos(t, "checkpoint", "--ledger", L); !strings.Contains(out, "example.org/serve") {
 		t.Errorf("checkpoint after serve = %q", out)
+	}
+}
+
+// TestServeWitnesses: `custos serve --witness-policy P --witness-url
+// NAME=URL` collects the cosignatures of the policy's witnesses (real
+// witness states behind verify/witness's handler) and serves the
+// checkpoint with them, meeting the policy.
+func TestServeWitnesses(t *testing.T) {
+	t.Setenv("CUSTOS_PASSWORD", "pw")
+	dir := t.TempDir()
+	L := filepath.Join(dir, "L")
+	mustCustos(t, "init", "--ledger", L, "--origin", "example.org/witnessed")
+	vkey := mustCustos(t, "checkpoint", "--ledger", L, "--vkey")
+	os.WriteFile(filepath.Join(dir, "log.vkey"), []byte(vkey), 0o644)
+	args := []string{"trust", "init", "--log-key", filepath.Join(dir, "log.vkey"), "--quorum", "2"}
+	var urls []string
+	for _, name := range []string{"w1.example", "w2.example"} {
+		wdir := filepath.Join(dir, name)
+		wkey, err := witness.Init(wdir, name, []byte("pw"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := witness.Open(wdir, []byte("pw"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { w.Close() })
+		if err := w.AddLog(vkey); err != nil {
+			t.Fatal(err)
+		}
+		hs := httptest.NewServer(witness.NewHandler(w, nil))
+		t.Cleanup(hs.Close)
+		os.WriteFile(filepath.Join(dir, name+".vkey"), []byte(wkey), 0o644)
+		args = append(args, "--witness", filepath.Join(dir, name+".vkey"))
+		urls = append(urls, "--witness-url", name+"="+hs.URL)
+	}
+	policyText := mustCustos(t, args...)
+	os.WriteFile(filepath.Join(dir, "trust.policy"), []byte(policyText), 0o644)
+	policy, err := verify.ParsePolicy([]byte(policyText))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	code, _, errOut := custos(t, "serve", "--ledger", L, "--witness-url", "w1.example=http://127.0.0.1:1")
+	if code != exitUsage || !strings.Contains(errOut, "needs --witness-policy") {
+		t.Errorf("serve --witness-url without a policy = %d %q, want 2", code, errOut)
+	}
+	base, stop := startServe(t, append([]string{"--ledger", L, "--witness-policy", filepath.Join(dir, "trust.policy")}, urls...)...)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(base + "/checkpoint")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		_, cos, err := policy.CheckCheckpoint(body)
+		if err == nil && len(cos) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 20 s the checkpoint does not meet the policy: %v\n%s", err, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	// What serve stored is what `custos checkpoint attach` stores.
+	if sizes, err := cosignedSizes(ledgerDir(L)); err != nil || len(sizes) != 1 || sizes[0] != 1 {
+		t.Errorf("cosigned sizes after serve = %v, %v; want [1]", sizes, err)
 	}
 }
