@@ -13,6 +13,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/custos-ledger/custos/custody"
 	"github.com/custos-ledger/custos/ledger"
 )
 
@@ -157,4 +158,24 @@ func TestTilesWithTlogClient(t *testing.T) {
 	if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "immutable") {
 		t.Errorf("full tile Cache-Control = %q, want immutable", cc)
 	}
+}
+
+// TestBundleEntryTooLarge: a leaf longer than an entry bundle's 16-bit
+// length can carry (a statement with a 70 KB note) is in the hash tiles
+// like any other, but its bundle is refused with 501, never truncated.
+func TestBundleEntryTooLarge(t *testing.T) {
+	f := newFixture(t, Config{})
+	stmt, err := custody.NewStatement(custody.PredicateAcquire, custody.Subject{Name: "BIG-1", Digest: digestOf("BIG-1")}, custody.Acquire{
+		Exhibit: "BIG-1", Size: 5, Source: "s", Method: "m", Note: strings.Repeat("n", 70000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, a, r := f.submit("cert", f.sign(stmt, f.parties["cert"]))
+	if code != http.StatusOK {
+		t.Fatalf("POST a 70 KB statement = %d %+v", code, r)
+	}
+	resp, body := f.do(http.MethodGet, fmt.Sprintf("/tile/entries/000.p/%d", a.Size), "lab", nil)
+	mustStatus(t, "GET a bundle holding a 70 KB leaf", resp.StatusCode, http.StatusNotImplemented, body)
+	resp, body = f.do(http.MethodGet, fmt.Sprintf("/tile/0/000.p/%d", a.Size), "", nil)
+	mustStatus(t, "GET its hash tile", resp.StatusCode, http.StatusOK, body)
 }
