@@ -91,9 +91,10 @@ const canonicalPrefix = `{"payloadType":"` + PayloadType + `","payload":"`
 // envelope of payload type PayloadType with plain ASCII key ids, applies
 // ParseEnvelope's checks, and reports false for anything else, which
 // ParseEnvelope then parses with encoding/json and explains. When it
-// reports true, b is canonical (Marshal gives it back) and valid UTF-8, so
-// encoding/json reads from it exactly the envelope returned, and
-// ParseEnvelope's slow path would accept it too.
+// reports true, b is canonical (Marshal gives it back: every byte of it
+// was matched to Marshal's form, each base64 string to its one encoding)
+// and ASCII, so encoding/json reads from it exactly the envelope returned,
+// and ParseEnvelope's slow path would accept it too.
 func parseCanonicalEnvelope(b []byte) (*Envelope, bool) {
 	if len(b) > MaxEnvelopeSize {
 		return nil, false
@@ -139,23 +140,27 @@ func parseCanonicalEnvelope(b []byte) (*Envelope, bool) {
 		e.Signatures = append(e.Signatures, s)
 		rest, more = bytes.CutPrefix(rest, []byte(","))
 	}
-	if string(rest) != "]}" || !bytes.Equal(e.Marshal(), b) {
+	if string(rest) != "]}" {
 		return nil, false
 	}
 	return e, true
 }
 
-// cutBase64 decodes the standard base64 before the next '"' of b and
-// returns what follows that quote.
+// strictBase64 is standard base64 refusing non-zero padding bits.
+var strictBase64 = base64.StdEncoding.Strict()
+
+// cutBase64 decodes the base64 before the next '"' of b, if it is the one
+// encoding Marshal writes (standard, padded, zero padding bits, no line
+// breaks), and returns what follows that quote.
 func cutBase64(b []byte) (decoded, rest []byte, ok bool) {
 	i := bytes.IndexByte(b, '"')
 	if i < 0 {
 		return nil, nil, false
 	}
 	d := make([]byte, base64.StdEncoding.DecodedLen(i))
-	n, err := base64.StdEncoding.Decode(d, b[:i])
-	if err != nil {
-		return nil, nil, false
+	n, err := strictBase64.Decode(d, b[:i])
+	if err != nil || base64.StdEncoding.EncodedLen(n) != i {
+		return nil, nil, false // Decode skips '\r' and '\n'
 	}
 	return d[:n], b[i+1:], true
 }

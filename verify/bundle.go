@@ -499,6 +499,7 @@ type BundleReader struct {
 	prevName  string
 	err       error
 	blk       [512]byte
+	pads      [512]byte  // the padding read (the countingReader checks it is zero)
 	tmpl      *[512]byte // the header custos writes for this bundle, name and size left out; nil before the manifest
 }
 
@@ -529,8 +530,7 @@ func (br *BundleReader) next() (*Member, error) {
 	// at its next header.
 	if !br.padRead {
 		br.padRead = true
-		var z [512]byte
-		_, err := io.ReadFull(br.r, z[:br.pad])
+		_, err := io.ReadFull(br.r, br.pads[:br.pad])
 		if br.r.nonzero {
 			return nil, bundleErr(br.prevName, "padding", "non-zero bytes in the tar padding after the member's data")
 		}
