@@ -385,7 +385,6 @@ func leBytes(n *big.Int) []byte {
 func TestEd25519EdgeCases(t *testing.T) {
 	seed := sha256.Sum256([]byte("custody test key"))
 	priv := ed25519.NewKeyFromSeed(seed[:])
-	pub := testKey(t, KeyEd25519).Public()
 	msg := pae(PayloadType, validStatement)
 	good := ed25519.Sign(priv, msg)
 
@@ -449,7 +448,6 @@ func TestEd25519EdgeCases(t *testing.T) {
 			}
 		})
 	}
-	_ = pub
 }
 
 func reverse(b []byte) []byte {
