@@ -120,6 +120,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: Config.Log is required")
 	}
 	s := &Server{log: cfg.Log, dir: cfg.Dir, logger: cfg.Logger, now: cfg.Now, metrics: newMetrics(), dashboard: cfg.Dashboard}
+	if s.dashboard == nil {
+		s.dashboard = DashboardHandler(s.dashboardData)
+	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
