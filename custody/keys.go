@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 
+	"filippo.io/edwards25519"
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -231,6 +232,9 @@ func NewPublicKey(pub crypto.PublicKey) (*PublicKey, error) {
 		if len(k) != ed25519.PublicKeySize {
 			return nil, fmt.Errorf("custody: ed25519 public key of %d bytes, want %d", len(k), ed25519.PublicKeySize)
 		}
+		if err := checkEd25519Point(k); err != nil {
+			return nil, err
+		}
 		t = KeyEd25519
 	case *ecdsa.PublicKey:
 		if k == nil || k.Curve == nil {
@@ -304,4 +308,19 @@ func decodePEM(what string, b []byte) (*pem.Block, error) {
 		return nil, parseErr(what, "", "unexpected PEM headers")
 	}
 	return block, nil
+}
+
+// checkEd25519Point refuses an Ed25519 public key that is not a point, or
+// is of small order: under such a key crypto/ed25519 accepts one fixed
+// signature for every message, so its holder could later deny what it
+// signed.
+func checkEd25519Point(k ed25519.PublicKey) error {
+	p, err := new(edwards25519.Point).SetBytes(k)
+	if err != nil {
+		return errors.New("custody: ed25519 public key is not a point on the curve")
+	}
+	if new(edwards25519.Point).MultByCofactor(p).Equal(edwards25519.NewIdentityPoint()) == 1 {
+		return errors.New("custody: ed25519 public key of small order is not accepted (it would verify forged signatures)")
+	}
+	return nil
 }

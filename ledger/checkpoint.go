@@ -17,6 +17,11 @@ import (
 // cosignatures included) before it is parsed.
 const MaxCheckpointSize = 64 << 10
 
+// MaxTreeSize bounds the tree sizes a checkpoint may claim: sumdb/tlog's
+// proof code does not terminate for sizes above 2^62, and a log signing
+// such a checkpoint (a compromised log key) must not hang a verifier.
+const MaxTreeSize = 1 << 62
+
 // A Checkpoint is the body of a C2SP tlog-checkpoint
 // (https://c2sp.org/tlog-checkpoint): the log's origin, its size and the
 // RFC 6962 root over its first Size leaves.
@@ -49,8 +54,8 @@ func ParseCheckpoint(body []byte) (Checkpoint, error) {
 	if len(rest) != 0 {
 		return Checkpoint{}, bad("unexpected extension lines")
 	}
-	if c.Size >= 1<<63 {
-		return Checkpoint{}, bad(fmt.Sprintf("size %d out of range", c.Size))
+	if c.Size >= MaxTreeSize {
+		return Checkpoint{}, bad(fmt.Sprintf("size %d out of range (at most %d)", c.Size, uint64(MaxTreeSize-1)))
 	}
 	if len(c.Hash) != len(Hash{}) {
 		return Checkpoint{}, bad(fmt.Sprintf("root is %d bytes, want %d", len(c.Hash), len(Hash{})))

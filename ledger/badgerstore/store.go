@@ -84,7 +84,9 @@ func Open(dir string, o Options) (s *Store, err error) {
 		}
 	}()
 	db, err := badger.Open(opts)
-	if o.ReadOnly && errors.Is(err, badger.ErrTruncateNeeded) {
+	// badger wraps ErrTruncateNeeded with %+v (y.Wrapf), which errors.Is
+	// cannot see through: its text is matched as well.
+	if o.ReadOnly && err != nil && (errors.Is(err, badger.ErrTruncateNeeded) || strings.Contains(err.Error(), badger.ErrTruncateNeeded.Error())) {
 		// The last writer died mid-write (kill -9, power loss): the write-ahead
 		// log ends in a torn record that was never acknowledged. Only a
 		// read-write open drops it, which is what the next writer would do.
