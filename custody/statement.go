@@ -211,7 +211,7 @@ func decodeStrict(what string, max int, b []byte, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return parseErr(what, "", "trailing data after the JSON value, which ends at offset %d", end)
 	}
-	return nil
+	return checkKeys(what, b, v)
 }
 
 // jsonError turns an encoding/json error into a *ParseError, naming the field

@@ -91,7 +91,7 @@ func TestParseStatementInvalid(t *testing.T) {
 		{"non-hex", mutateStatement(t, func(m map[string]any) { digest(m, 0)["sha256"] = "g" + sha256A[1:] }), "subject[0].digest.sha256", ""},
 		{"bad sha512", mutateStatement(t, func(m map[string]any) { digest(m, 0)["sha512"] = sha256A }), "subject[0].digest.sha512", ""},
 		{"bad md5", mutateStatement(t, func(m map[string]any) { digest(m, 1)["md5"] = strings.ToUpper(hexOf(32)) }), "subject[1].digest.md5", ""},
-		{"uppercase algorithm", mutateStatement(t, func(m map[string]any) { digest(m, 0)["SHA512"] = hexOf(128) }), "subject[0].digest", ""},
+		{"uppercase algorithm", mutateStatement(t, func(m map[string]any) { digest(m, 0)["SHA512"] = hexOf(128) }), "sha512", ""}, // refused before the digest check: two keys differing in case
 		{"empty unknown digest", mutateStatement(t, func(m map[string]any) { digest(m, 0)["blake3"] = "" }), "subject[0].digest.blake3", ""},
 		{"digest not a string", mutateStatement(t, func(m map[string]any) { digest(m, 0)["sha1"] = 7 }), "subject.digest", ""},
 		{"unknown top-level field", mutateStatement(t, func(m map[string]any) { m["signature"] = "x" }), "signature", ""},

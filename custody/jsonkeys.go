@@ -1,0 +1,188 @@
+package custody
+
+// Key checks that encoding/json does not make: one reading of a JSON
+// document for every parser.
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"sync"
+	"unicode/utf16"
+)
+
+// checkKeys refuses JSON that parsers may read differently: an object with
+// two keys equal under Unicode case folding (encoding/json keeps the last
+// and matches keys case-insensitively; other parsers keep the first), a key
+// that names a field of v's type in other letter case, and a string escape
+// that is a lone UTF-16 surrogate (encoding/json turns it into U+FFFD). b
+// has already decoded into v.
+func checkKeys(what string, b []byte, v any) error {
+	if err := checkSurrogates(what, b); err != nil {
+		return err
+	}
+	fields := fieldNames(reflect.TypeOf(v))
+	type frame struct {
+		obj       bool
+		expectKey bool
+		keys      map[string]string // folded → as written
+	}
+	var stack []*frame
+	valueDone := func() {
+		if n := len(stack); n > 0 && stack[n-1].obj {
+			stack[n-1].expectKey = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // the strict decode already accepted b: only the end
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{':
+				stack = append(stack, &frame{obj: true, expectKey: true, keys: map[string]string{}})
+			case '[':
+				stack = append(stack, &frame{})
+			default:
+				stack = stack[:len(stack)-1]
+				valueDone()
+			}
+		case string:
+			top := (*frame)(nil)
+			if n := len(stack); n > 0 {
+				top = stack[n-1]
+			}
+			if top == nil || !top.obj || !top.expectKey {
+				valueDone()
+				continue
+			}
+			top.expectKey = false
+			folded := foldKey(t)
+			if prev, ok := top.keys[folded]; ok {
+				if prev == t {
+					return parseErr(what, t, "duplicate key")
+				}
+				return parseErr(what, t, "key %q and key %q differ only in letter case", prev, t)
+			}
+			top.keys[folded] = t
+			if name, ok := fields[folded]; ok && name != t {
+				return parseErr(what, t, "key %q is field %q written in other letter case", t, name)
+			}
+		default:
+			valueDone()
+		}
+	}
+}
+
+// checkSurrogates refuses a \u escape that is half of a UTF-16 surrogate
+// pair without its other half.
+func checkSurrogates(what string, b []byte) error {
+	inString := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case !inString:
+			if c == '"' {
+				inString = true
+			}
+		case c == '"':
+			inString = false
+		case c == '\\' && i+1 < len(b):
+			if b[i+1] != 'u' {
+				i++
+				continue
+			}
+			r, ok := hex4(b, i+2)
+			if !ok {
+				continue // the decoder refused it already
+			}
+			i += 5
+			if !utf16.IsSurrogate(r) {
+				continue
+			}
+			r2, ok := rune(0), false
+			if i+6 < len(b) && b[i+1] == '\\' && b[i+2] == 'u' {
+				r2, ok = hex4(b, i+3)
+			}
+			if !ok || utf16.DecodeRune(r, r2) == '\uFFFD' {
+				return parseErr(what, "", "a lone UTF-16 surrogate escape (\\u%04x)", r)
+			}
+			i += 6
+		}
+	}
+	return nil
+}
+
+func hex4(b []byte, at int) (rune, bool) {
+	if at+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[at : at+4] {
+		r <<= 4
+		switch {
+		case '0' <= c && c <= '9':
+			r |= rune(c - '0')
+		case 'a' <= c && c <= 'f':
+			r |= rune(c-'a') + 10
+		case 'A' <= c && c <= 'F':
+			r |= rune(c-'A') + 10
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+var fieldNameCache sync.Map // reflect.Type → map[string]string
+
+// fieldNames returns the JSON names of the struct fields reachable from t,
+// keyed by their lower-case form.
+func fieldNames(t reflect.Type) map[string]string {
+	if m, ok := fieldNameCache.Load(t); ok {
+		return m.(map[string]string)
+	}
+	m := map[string]string{}
+	seen := map[reflect.Type]bool{}
+	var walk func(reflect.Type)
+	walk = func(t reflect.Type) {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct || seen[t] {
+			return
+		}
+		seen[t] = true
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" {
+				continue
+			}
+			if f.Anonymous && name == "" {
+				walk(f.Type)
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			m[foldKey(name)] = name
+			walk(f.Type)
+		}
+	}
+	walk(t)
+	fieldNameCache.Store(t, m)
+	return m
+}
+
+// foldKey folds s as encoding/json matches keys: case-insensitively,
+// including the Kelvin sign and the long s.
+func foldKey(s string) string { return strings.ToLower(strings.ToUpper(s)) }
