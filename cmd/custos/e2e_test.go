@@ -158,6 +158,7 @@ func TestE2EMultiParty(t *testing.T) {
 	acq := func(file, id string) []string {
 		return []string{"acquire", file, "--exhibit", id, "--source", "site " + id, "--method", "dd via write blocker"}
 	}
+	submitting := time.Now()
 	concurrently(func() {
 		party("cert", 0, acq(disk1, "E-1")...)
 		party("cert", 0, acq(disk2, "E-2")...)
@@ -186,7 +187,7 @@ func TestE2EMultiParty(t *testing.T) {
 	if !slices.Equal(leaves, want) {
 		t.Fatalf("the parties' entries are at leaves %v, want 3..%d once each", leaves, size-1)
 	}
-	t.Logf("%d leaves appended over HTTP by two parties (%v)", len(leaves), time.Since(start).Round(time.Millisecond))
+	t.Logf("%d leaves appended over HTTP by two parties in %v", len(leaves), time.Since(submitting).Round(time.Millisecond))
 
 	// The server collects both cosignatures, whenever the witnesses answer.
 	var served []byte
