@@ -915,9 +915,7 @@ func (v *bundleVerifier) inclusion(proofText, leafBytes []byte, l *ledger.Leaf, 
 // commit is the in-order phase for one leaf.
 func (v *bundleVerifier) commit(m *Member, r *leafResult, written map[string]struct{}) {
 	v.leaves++
-	for _, p := range r.problems {
-		v.report.Problems = append(v.report.Problems, p)
-	}
+	v.report.Problems = append(v.report.Problems, r.problems...)
 	l := r.leaf
 	if l == nil || l.Index != m.Index {
 		if v.damaged == nil {

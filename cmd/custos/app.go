@@ -93,8 +93,10 @@ func setUsageError(c *cli.Command) {
 }
 
 var (
-	ledgerFlag = &cli.StringFlag{Name: "ledger", Usage: "ledger directory", EnvVars: []string{"CUSTOS_LEDGER"}}
-	jsonFlag   = &cli.BoolFlag{Name: "json", Usage: "print results as JSON on stdout"}
+	ledgerFlag = func() cli.Flag {
+		return &cli.StringFlag{Name: "ledger", Usage: "ledger directory", EnvVars: []string{"CUSTOS_LEDGER"}}
+	}
+	jsonFlag = func() cli.Flag { return &cli.BoolFlag{Name: "json", Usage: "print results as JSON on stdout"} }
 )
 
 // ledgerOf returns the --ledger directory, or a usage error.

@@ -23,7 +23,7 @@ func (e *env) initCommand() *cli.Command {
 		Name:      "init",
 		Usage:     "create a ledger, the log's Ed25519 checkpoint key and the admin party that authorises enrolments",
 		UsageText: "custos init --ledger DIR --origin ORIGIN [--admin-name admin] [--admin-org ORG] [--admin-key PATH]",
-		Flags: []cli.Flag{ledgerFlag, jsonFlag,
+		Flags: []cli.Flag{ledgerFlag(), jsonFlag(),
 			&cli.StringFlag{Name: "origin", Usage: "the log's origin, first line of every checkpoint (e.g. example.org/cert-ledger)"},
 			&cli.StringFlag{Name: "admin-name", Value: "admin", Usage: "the admin party's name"},
 			&cli.StringFlag{Name: "admin-org", Usage: "the admin party's organisation (default: the origin)"},
@@ -155,7 +155,7 @@ func (e *env) keyCommand() *cli.Command {
 			Name:      "generate",
 			Usage:     "write a password-encrypted private key (OUT.key) and its public key (OUT.pub)",
 			UsageText: "custos key generate --out PATH [--type ed25519|ecdsa-p256]",
-			Flags: []cli.Flag{jsonFlag,
+			Flags: []cli.Flag{jsonFlag(),
 				&cli.StringFlag{Name: "out", Usage: "path without extension; .key and .pub are added"},
 				&cli.StringFlag{Name: "type", Value: string(custody.KeyEd25519), Usage: "ed25519 or ecdsa-p256"}},
 			Action: func(c *cli.Context) error {
@@ -279,7 +279,7 @@ func (e *env) checkpointCommand() *cli.Command {
 		Name:        "checkpoint",
 		Usage:       "print the latest signed C2SP checkpoint (or, with --vkey, the log's verifier key)",
 		UsageText:   "custos checkpoint --ledger DIR [--vkey] [--json]",
-		Flags:       []cli.Flag{ledgerFlag, jsonFlag, &cli.BoolFlag{Name: "vkey", Usage: "print the log's sumdb/note verifier key instead"}},
+		Flags:       []cli.Flag{ledgerFlag(), jsonFlag(), &cli.BoolFlag{Name: "vkey", Usage: "print the log's sumdb/note verifier key instead"}},
 		Subcommands: []*cli.Command{e.checkpointAttachCommand()},
 		Action: func(c *cli.Context) error {
 			d, err := ledgerNoArgs(c)
@@ -318,7 +318,7 @@ func (e *env) proveCommand() *cli.Command {
 		Name:      "prove",
 		Usage:     "print a C2SP tlog-proof for a leaf (--index) or a consistency proof from an earlier size (--from)",
 		UsageText: "custos prove --ledger DIR --index N | --from N",
-		Flags: []cli.Flag{ledgerFlag, jsonFlag,
+		Flags: []cli.Flag{ledgerFlag(), jsonFlag(),
 			&cli.Int64Flag{Name: "index", Value: -1, Usage: "leaf index: inclusion proof in the latest checkpoint"},
 			&cli.Int64Flag{Name: "from", Value: -1, Usage: "earlier tree size: consistency proof to the latest checkpoint"}},
 		Action: func(c *cli.Context) error {
@@ -364,7 +364,7 @@ func (e *env) showCommand() *cli.Command {
 		Name:      "show",
 		Usage:     "print a leaf, decoded; --raw writes its exact bytes",
 		UsageText: "custos show --ledger DIR --index N [--json | --raw]",
-		Flags: []cli.Flag{ledgerFlag, jsonFlag,
+		Flags: []cli.Flag{ledgerFlag(), jsonFlag(),
 			&cli.Int64Flag{Name: "index", Value: -1, Usage: "leaf index"},
 			&cli.BoolFlag{Name: "raw", Usage: "write the leaf's exact bytes (hash them with: (printf '\\0'; cat leaf) | sha256sum)"}},
 		Action: func(c *cli.Context) error {
@@ -454,7 +454,7 @@ func (e *env) fsckCommand() *cli.Command {
 		Name:      "fsck",
 		Usage:     "check the whole ledger: every leaf, prev link, tree hash and the root, and replay every entry through the custody rules and signature checks",
 		UsageText: "custos fsck --ledger DIR [--json]",
-		Flags:     []cli.Flag{ledgerFlag, jsonFlag},
+		Flags:     []cli.Flag{ledgerFlag(), jsonFlag()},
 		Action: func(c *cli.Context) error {
 			d, err := ledgerNoArgs(c)
 			if err != nil {

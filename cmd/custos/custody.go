@@ -34,13 +34,15 @@ func (custodyIndexer) Admit(v ledger.IndexView, leaf *ledger.Leaf, h ledger.Hash
 }
 
 var (
-	asFlag  = &cli.StringFlag{Name: "as", Usage: "the enrolled party you act for"}
-	keyFlag = &cli.StringFlag{Name: "key", Usage: "your encrypted private key: PATH or PATH.key", EnvVars: []string{"CUSTOS_KEY"}}
+	asFlag  = func() cli.Flag { return &cli.StringFlag{Name: "as", Usage: "the enrolled party you act for"} }
+	keyFlag = func() cli.Flag {
+		return &cli.StringFlag{Name: "key", Usage: "your encrypted private key: PATH or PATH.key", EnvVars: []string{"CUSTOS_KEY"}}
+	}
 )
 
 // signingFlags are the flags of every command that signs for a party.
 func signingFlags(extra ...cli.Flag) []cli.Flag {
-	return append([]cli.Flag{ledgerFlag, jsonFlag, asFlag, keyFlag, serverFlag}, extra...)
+	return append([]cli.Flag{ledgerFlag(), jsonFlag(), asFlag(), keyFlag(), serverFlag()}, extra...)
 }
 
 // actor is who signs: a party and its key; with server set, against
@@ -185,7 +187,7 @@ func (e *env) partyCommand() *cli.Command {
 			Name:      "enroll",
 			Usage:     "enrol a party: signed by its own key (proof of possession) and the ledger's admin key",
 			UsageText: "custos party enroll --ledger DIR --name NAME --org ORG --role ROLE [--role ROLE] --pubkey FILE.pub --key FILE",
-			Flags: []cli.Flag{ledgerFlag, jsonFlag, keyFlag,
+			Flags: []cli.Flag{ledgerFlag(), jsonFlag(), keyFlag(),
 				&cli.StringFlag{Name: "name", Usage: "party name: lowercase letters, digits, . _ -"},
 				&cli.StringFlag{Name: "org", Usage: "the party's organisation"},
 				&cli.StringSliceFlag{Name: "role", Usage: "collector, custodian, analyst, facilitator, witness, tribunal (repeatable)"},
@@ -242,7 +244,7 @@ func (e *env) keyRotateCommand() *cli.Command {
 		Name:      "rotate",
 		Usage:     "replace a party's current key; signed by the current key (or, with --admin, by the admin key)",
 		UsageText: "custos key rotate --ledger DIR --party P --new FILE.pub --key CURRENT [--reason R] | --admin",
-		Flags: []cli.Flag{ledgerFlag, jsonFlag, keyFlag,
+		Flags: []cli.Flag{ledgerFlag(), jsonFlag(), keyFlag(),
 			&cli.StringFlag{Name: "party", Usage: "the party"},
 			&cli.StringFlag{Name: "new", Usage: "the new public key (PEM)"},
 			&cli.StringFlag{Name: "reason", Usage: "why"},
@@ -307,7 +309,7 @@ func (e *env) keyRevokeCommand() *cli.Command {
 		Name:      "revoke",
 		Usage:     "revoke one of a party's keys from this leaf on; signed by the party or, with --admin, the admin",
 		UsageText: "custos key revoke --ledger DIR --party P --key-id ID --reason R (--key KEY | --admin)",
-		Flags: []cli.Flag{ledgerFlag, jsonFlag, keyFlag,
+		Flags: []cli.Flag{ledgerFlag(), jsonFlag(), keyFlag(),
 			&cli.StringFlag{Name: "party", Usage: "the party"},
 			&cli.StringFlag{Name: "key-id", Usage: "the key to revoke: its id (sha256:...) or its public key file"},
 			&cli.StringFlag{Name: "reason", Usage: "why, e.g. compromise"},
@@ -788,7 +790,7 @@ func (e *env) reindexCommand() *cli.Command {
 		Name:      "reindex",
 		Usage:     "drop the custody index and rebuild it from the leaves",
 		UsageText: "custos reindex --ledger DIR",
-		Flags:     []cli.Flag{ledgerFlag, jsonFlag},
+		Flags:     []cli.Flag{ledgerFlag(), jsonFlag()},
 		Action: func(c *cli.Context) error {
 			d, err := ledgerNoArgs(c)
 			if err != nil {

@@ -26,7 +26,7 @@ func (e *env) demoCommand() *cli.Command {
 		Name:      "demo",
 		Usage:     "play a realistic multi-party case end to end on a fresh embedded ledger, then verify it",
 		UsageText: "custos demo [--dir DIR] [--json]",
-		Flags:     []cli.Flag{jsonFlag, &cli.StringFlag{Name: "dir", Usage: "keep the demo ledger, keys and evidence here (must be new or empty)"}},
+		Flags:     []cli.Flag{jsonFlag(), &cli.StringFlag{Name: "dir", Usage: "keep the demo ledger, keys and evidence here (must be new or empty)"}},
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c); err != nil {
 				return err

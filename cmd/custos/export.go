@@ -33,7 +33,7 @@ func (e *env) exportCommand() *cli.Command {
 			"histories, its parents' histories up to the derivation, every party event and leaf 0. It is written to a\n" +
 			"temporary file beside FILE and renamed, so FILE is never a partial bundle. SOURCE_DATE_EPOCH, if set, is\n" +
 			"the manifest's created time, for byte-identical exports.",
-		Flags: []cli.Flag{ledgerFlag, jsonFlag,
+		Flags: []cli.Flag{ledgerFlag(), jsonFlag(),
 			&cli.StringSliceFlag{Name: "exhibit", Usage: "an exhibit to export (repeatable)"},
 			&cli.BoolFlag{Name: "all", Usage: "export every exhibit"},
 			&cli.StringFlag{Name: "out", Usage: "the bundle file to write (conventionally NAME.custos)"},

@@ -66,7 +66,7 @@ func (e *env) mirrorCommand() *cli.Command {
 			"Entry bundles are served to enrolled parties only: --as and --key sign the requests. Run again to bring\n" +
 			"the mirror up to date (or to finish an interrupted run): the server must prove its tree extends the\n" +
 			"mirror's, or the run stops with exit 6 (equivocation). DIR gets no log.key: the mirror cannot sign.",
-		Flags: []cli.Flag{jsonFlag, asFlag, keyFlag,
+		Flags: []cli.Flag{jsonFlag(), asFlag(), keyFlag(),
 			&cli.StringFlag{Name: "server", Usage: "the custos server to mirror (https://HOST[:PORT])"},
 			&cli.StringFlag{Name: "out", Usage: "the mirror's ledger directory (created, or brought up to date)"},
 			&cli.StringFlag{Name: "log-key", Usage: "the log's verifier key file (log.vkey), obtained out of band"}},

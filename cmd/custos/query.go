@@ -16,7 +16,7 @@ func (e *env) historyCommand() *cli.Command {
 		Name:      "history",
 		Usage:     "the custody chain of an exhibit: each step with its leaf index, party and keys",
 		UsageText: "custos history EXHIBIT --ledger DIR [--json | --format text|dot|mermaid]",
-		Flags: []cli.Flag{ledgerFlag, jsonFlag,
+		Flags: []cli.Flag{ledgerFlag(), jsonFlag(),
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "text, dot (Graphviz) or mermaid"}},
 		Action: func(c *cli.Context) error {
 			d, err := ledgerOf(c)
@@ -110,7 +110,7 @@ func (e *env) statusCommand() *cli.Command {
 		Name:      "status",
 		Usage:     "who holds what: every exhibit with its holder, open releases, sealed and disposed items",
 		UsageText: "custos status --ledger DIR [--party P] [--json]",
-		Flags:     []cli.Flag{ledgerFlag, jsonFlag, &cli.StringFlag{Name: "party", Usage: "only exhibits this party holds or is offered"}},
+		Flags:     []cli.Flag{ledgerFlag(), jsonFlag(), &cli.StringFlag{Name: "party", Usage: "only exhibits this party holds or is offered"}},
 		Action: func(c *cli.Context) error {
 			d, err := ledgerNoArgs(c)
 			if err != nil {

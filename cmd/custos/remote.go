@@ -19,12 +19,14 @@ import (
 	"github.com/custos-ledger/custos/ledger"
 )
 
-// serverFlag makes a signing command remote: the statement is built from
+// serverFlag() makes a signing command remote: the statement is built from
 // the server's custody state and signed here (the key never leaves this
 // machine), and the envelope is submitted to the server, which appends it
 // through the same custody checks as a local append.
-var serverFlag = &cli.StringFlag{Name: "server", Usage: "submit to a custos server (https://HOST:PORT) instead of a local --ledger; the key stays here " +
-	"(a server certificate from a private CA: SSL_CERT_FILE=ca.pem)", EnvVars: []string{"CUSTOS_SERVER"}}
+var serverFlag = func() cli.Flag {
+	return &cli.StringFlag{Name: "server", Usage: "submit to a custos server (https://HOST:PORT) instead of a local --ledger; the key stays here " +
+		"(a server certificate from a private CA: SSL_CERT_FILE=ca.pem)", EnvVars: []string{"CUSTOS_SERVER"}}
+}
 
 // remoteTimeout bounds one request to the server.
 const remoteTimeout = 2 * time.Minute

@@ -33,7 +33,7 @@ func (e *env) serveCommand() *cli.Command {
 			"             [--witness-policy trust.policy --witness-url NAME=URL ...]\n\n" +
 			"The log key's password comes from CUSTOS_LOG_PASSWORD (or CUSTOS_PASSWORD). SIGTERM or SIGINT stops\n" +
 			"accepting, lets submissions in flight finish and closes the ledger.",
-		Flags: []cli.Flag{ledgerFlag,
+		Flags: []cli.Flag{ledgerFlag(),
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8443", Usage: "address to listen on"},
 			&cli.StringFlag{Name: "tls-cert", Usage: "TLS certificate (PEM); with --tls-key, serve HTTPS"},
 			&cli.StringFlag{Name: "tls-key", Usage: "TLS private key (PEM)"},

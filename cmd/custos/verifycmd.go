@@ -22,7 +22,7 @@ func (e *env) verifyCommand() *cli.Command {
 			"Exit codes: 0 valid; 1 invalid or tampered; 3 malformed bundle or policy; 4 I/O error;\n" +
 			"6 equivocation; 7 rollback (the bundle is older than a known checkpoint); 9 witness quorum not met.",
 		Flags: []cli.Flag{
-			jsonFlag,
+			jsonFlag(),
 			&cli.StringFlag{Name: "trust", Usage: "the trust policy: log key, witness keys, quorum (required)"},
 			&cli.StringFlag{Name: "evidence", Usage: "a directory of evidence files to re-hash and match to the exhibits"},
 			&cli.StringSliceFlag{Name: "known-checkpoint", Usage: "a signed checkpoint kept from before; the bundle must be consistent with it (repeatable)"},

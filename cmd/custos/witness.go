@@ -39,7 +39,7 @@ func (e *env) witnessCommand() *cli.Command {
 			Name:      "init",
 			Usage:     "create a witness key and state directory; prints its verifier key (for trust init --witness)",
 			UsageText: "custos witness init --name NAME --out DIR [--json]",
-			Flags: []cli.Flag{jsonFlag,
+			Flags: []cli.Flag{jsonFlag(),
 				&cli.StringFlag{Name: "name", Usage: "the witness's name, e.g. witness.example.org"},
 				&cli.StringFlag{Name: "out", Usage: "the new state directory"}},
 			Action: func(c *cli.Context) error {
@@ -78,7 +78,7 @@ func (e *env) witnessCommand() *cli.Command {
 				"time the witness sees the log; it is remembered. Exit 7 if N is not the witness's last size or\n" +
 				"the checkpoint is older, 6 if the log signed two checkpoints of one size (both are kept in\n" +
 				"DIR/equivocation), 1 if the proof does not verify.",
-			Flags: []cli.Flag{jsonFlag,
+			Flags: []cli.Flag{jsonFlag(),
 				&cli.StringFlag{Name: "state", Usage: "the witness's state directory (witness init --out)"},
 				&cli.StringFlag{Name: "proof", Usage: "consistency proof file (custos prove --from N), or - for stdin"},
 				&cli.StringFlag{Name: "log-key", Usage: "file holding the log's verifier key (first time only)"}},
@@ -155,7 +155,7 @@ func (e *env) trustCommand() *cli.Command {
 			Name:      "init",
 			Usage:     "print a trust policy requiring K of the given witnesses' cosignatures",
 			UsageText: "custos trust init --log-key FILE [--witness FILE ...] --quorum K [--json] > trust.policy",
-			Flags: []cli.Flag{jsonFlag,
+			Flags: []cli.Flag{jsonFlag(),
 				&cli.StringFlag{Name: "log-key", Usage: "file holding the log's verifier key (custos checkpoint --vkey)"},
 				&cli.StringSliceFlag{Name: "witness", Usage: "file holding a witness's verifier key (witness init's output; repeatable)"},
 				&cli.IntFlag{Name: "quorum", Value: -1, Usage: "how many of the witnesses must cosign (0 with no witnesses)"}},
@@ -209,7 +209,7 @@ func (e *env) checkpointAttachCommand() *cli.Command {
 		Name:      "attach",
 		Usage:     "store a witness's cosigned checkpoint with the ledger, merging it with cosignatures already there",
 		UsageText: "custos checkpoint attach --ledger DIR [--json] COSIGNED",
-		Flags:     []cli.Flag{ledgerFlag, jsonFlag},
+		Flags:     []cli.Flag{ledgerFlag(), jsonFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return usagef("attach: want one cosigned checkpoint file (witness cosign's output), got %d arguments", c.NArg())

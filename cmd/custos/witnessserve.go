@@ -41,7 +41,7 @@ func (e *env) witnessServeCommand() *cli.Command {
 			"and their signed checkpoint; the witness answers with its cosignature line, or 409 with the size\n" +
 			"it cosigned last. --log-key registers a log's verifier key (custos checkpoint --vkey) before\n" +
 			"serving; keys registered before are remembered. Logs go to stderr (JSON lines with --json).",
-		Flags: []cli.Flag{jsonFlag,
+		Flags: []cli.Flag{jsonFlag(),
 			&cli.StringFlag{Name: "state", Usage: "the witness's state directory (witness init --out)"},
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:9443", Usage: "address to listen on (port 0: any free port)"},
 			&cli.StringFlag{Name: "tls-cert", Usage: "PEM certificate chain file, to serve HTTPS (with --tls-key)"},
