@@ -30,6 +30,14 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
+		// [race]: the tests run under the race detector, where a second
+		// full demo costs over a minute.
+		Condition: func(cond string) (bool, error) {
+			if cond == "race" {
+				return raceEnabled, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Setup: func(env *testscript.Env) error {
 			td, err := filepath.Abs(filepath.Join("..", "..", "testdata"))
 			env.Setenv("CUSTOS_TESTDATA", td)
