@@ -4,7 +4,6 @@ package custody
 // document for every parser.
 
 import (
-	"bytes"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -23,60 +22,67 @@ func checkKeys(what string, b []byte, v any) error {
 		return err
 	}
 	fields := fieldNames(reflect.TypeOf(v))
+	// One pass over bytes the strict decode already accepted as JSON: a
+	// stack of containers, and for each object the keys seen.
 	type frame struct {
 		obj       bool
 		expectKey bool
-		keys      map[string]string // folded → as written
+		keys      []string // as written
 	}
-	var stack []*frame
-	valueDone := func() {
-		if n := len(stack); n > 0 && stack[n-1].obj {
-			stack[n-1].expectKey = true
-		}
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil // the strict decode already accepted b: only the end
-		}
-		switch t := tok.(type) {
-		case json.Delim:
-			switch t {
-			case '{':
-				stack = append(stack, &frame{obj: true, expectKey: true, keys: map[string]string{}})
-			case '[':
-				stack = append(stack, &frame{})
-			default:
-				stack = stack[:len(stack)-1]
-				valueDone()
+	var stack []frame
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; c {
+		case '{':
+			stack = append(stack, frame{obj: true, expectKey: true})
+		case '[':
+			stack = append(stack, frame{})
+		case '}', ']':
+			stack = stack[:len(stack)-1]
+		case ',':
+			if n := len(stack); n > 0 && stack[n-1].obj {
+				stack[n-1].expectKey = true
 			}
-		case string:
-			top := (*frame)(nil)
-			if n := len(stack); n > 0 {
-				top = stack[n-1]
+		case '"':
+			j := i + 1
+			escaped := false
+			for ; j < len(b) && b[j] != '"'; j++ {
+				if b[j] == '\\' {
+					escaped = true
+					j++
+				}
 			}
-			if top == nil || !top.obj || !top.expectKey {
-				valueDone()
+			raw := b[i : j+1]
+			i = j
+			n := len(stack)
+			if n == 0 || !stack[n-1].obj || !stack[n-1].expectKey {
 				continue
 			}
+			top := &stack[n-1]
 			top.expectKey = false
-			folded := foldKey(t)
-			if prev, ok := top.keys[folded]; ok {
-				if prev == t {
-					return parseErr(what, t, "duplicate key")
+			key := string(raw[1 : len(raw)-1])
+			if escaped {
+				if err := json.Unmarshal(raw, &key); err != nil {
+					return parseErr(what, "", "a key does not decode: %v", err)
 				}
-				return parseErr(what, t, "key %q and key %q differ only in letter case", prev, t)
 			}
-			top.keys[folded] = t
-			if name, ok := fields[folded]; ok && name != t {
-				return parseErr(what, t, "key %q is field %q written in other letter case", t, name)
+			for _, prev := range top.keys {
+				switch {
+				case prev == key:
+					return parseErr(what, key, "duplicate key")
+				case strings.EqualFold(prev, key):
+					return parseErr(what, key, "key %q and key %q differ only in letter case", prev, key)
+				}
 			}
-		default:
-			valueDone()
+			top.keys = append(top.keys, key)
+			if _, exact := fields.exact[key]; exact {
+				continue
+			}
+			if name, ok := fields.folded[foldKey(key)]; ok {
+				return parseErr(what, key, "key %q is field %q written in other letter case", key, name)
+			}
 		}
 	}
+	return nil
 }
 
 // checkSurrogates refuses a \u escape that is half of a UTF-16 surrogate
@@ -139,13 +145,19 @@ func hex4(b []byte, at int) (rune, bool) {
 	return r, true
 }
 
-var fieldNameCache sync.Map // reflect.Type → map[string]string
+var fieldNameCache sync.Map // reflect.Type → *jsonFields
 
-// fieldNames returns the JSON names of the struct fields reachable from t,
-// keyed by their lower-case form.
-func fieldNames(t reflect.Type) map[string]string {
+// jsonFields are the JSON names of the struct fields reachable from a type:
+// as written, and keyed by their folded form.
+type jsonFields struct {
+	exact  map[string]bool
+	folded map[string]string
+}
+
+// fieldNames returns the JSON field names reachable from t.
+func fieldNames(t reflect.Type) *jsonFields {
 	if m, ok := fieldNameCache.Load(t); ok {
-		return m.(map[string]string)
+		return m.(*jsonFields)
 	}
 	m := map[string]string{}
 	seen := map[reflect.Type]bool{}
@@ -179,8 +191,12 @@ func fieldNames(t reflect.Type) map[string]string {
 		}
 	}
 	walk(t)
-	fieldNameCache.Store(t, m)
-	return m
+	f := &jsonFields{exact: map[string]bool{}, folded: m}
+	for _, name := range m {
+		f.exact[name] = true
+	}
+	fieldNameCache.Store(t, f)
+	return f
 }
 
 // foldKey folds s as encoding/json matches keys: case-insensitively,
