@@ -36,6 +36,7 @@ import (
 	"github.com/custos-ledger/custos/custody/attribution"
 	"github.com/custos-ledger/custos/ledger"
 	"github.com/custos-ledger/custos/verify"
+	"github.com/custos-ledger/custos/verify/witness"
 )
 
 // Exit codes; see the package documentation.
@@ -102,7 +103,7 @@ func exitCode(err error) int {
 		rule     *custody.RuleError
 	)
 	switch {
-	case errors.Is(err, ledger.ErrInUse):
+	case errors.Is(err, ledger.ErrInUse), errors.Is(err, witness.ErrInUse):
 		return exitInUse
 	case errors.Is(err, verify.ErrEquivocation):
 		return exitEquivocation

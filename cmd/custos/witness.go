@@ -107,14 +107,7 @@ func (e *env) witnessCosign(c *cli.Context) error {
 		}
 		logKey = string(b)
 	}
-	pw, err := e.pw.get(witnessPasswordEnv, "the witness key "+filepath.Join(state, "witness.key"), false)
-	if err != nil {
-		return err
-	}
-	w, err := witness.Open(state, pw)
-	if errors.Is(err, witness.ErrInUse) {
-		return cli.Exit(err.Error(), exitInUse)
-	}
+	w, err := e.openWitness(state)
 	if err != nil {
 		return err
 	}
@@ -436,4 +429,15 @@ func knownCosigned(d ledgerDir) ([][]byte, error) {
 		out = append(out, b)
 	}
 	return out, nil
+}
+
+// openWitness opens a witness's state directory with the password from
+// CUSTOS_WITNESS_PASSWORD (or a prompt). A state another process holds
+// gives witness.ErrInUse (exit 5).
+func (e *env) openWitness(state string) (*witness.Witness, error) {
+	pw, err := e.pw.get(witnessPasswordEnv, "the witness key "+filepath.Join(state, "witness.key"), false)
+	if err != nil {
+		return nil, err
+	}
+	return witness.Open(state, pw)
 }

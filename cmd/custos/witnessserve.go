@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -86,14 +85,7 @@ func (e *env) witnessServe(c *cli.Context) error {
 	}
 	log := slog.New(h)
 
-	pw, err := e.pw.get(witnessPasswordEnv, "the witness key "+filepath.Join(state, "witness.key"), false)
-	if err != nil {
-		return err
-	}
-	w, err := witness.Open(state, pw)
-	if errors.Is(err, witness.ErrInUse) {
-		return cli.Exit(err.Error(), exitInUse)
-	}
+	w, err := e.openWitness(state)
 	if err != nil {
 		return err
 	}
