@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/custos-ledger/custos/cmd/custos/internal/custodyindex"
 	"github.com/custos-ledger/custos/custody"
 	"github.com/custos-ledger/custos/ledger"
 	"github.com/custos-ledger/custos/ledger/badgerstore"
@@ -520,6 +521,6 @@ func fsck(d ledgerDir) (*ledger.FsckReport, error) {
 	return ledger.Fsck(st, ledger.FsckOptions{
 		Verifier:       v,
 		CheckpointFile: d.path(checkpointName),
-		Indexer:        custodyIndexer{},
+		Indexer:        custodyindex.Indexer{},
 	})
 }

@@ -16,23 +16,6 @@ import (
 	"github.com/custos-ledger/custos/ledger"
 )
 
-// custodyIndexer runs custody.Apply as the ledger's Indexer: every entry
-// is checked against the custody rules before it is appended, and the
-// custody records go into the same transaction.
-type custodyIndexer struct{}
-
-func (custodyIndexer) Admit(v ledger.IndexView, leaf *ledger.Leaf, h ledger.Hash) ([]ledger.Record, error) {
-	recs, _, err := custody.Apply(v, custody.Entry{Index: leaf.Index, LeafHash: h, Time: leaf.Time, Envelope: leaf.Entry})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]ledger.Record, len(recs))
-	for i, r := range recs {
-		out[i] = ledger.Record{Key: r.Key, Value: r.Value}
-	}
-	return out, nil
-}
-
 var (
 	asFlag  = func() cli.Flag { return &cli.StringFlag{Name: "as", Usage: "the enrolled party you act for"} }
 	keyFlag = func() cli.Flag {

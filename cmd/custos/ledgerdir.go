@@ -11,6 +11,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/term"
 
+	"github.com/custos-ledger/custos/cmd/custos/internal/custodyindex"
 	"github.com/custos-ledger/custos/custody"
 	"github.com/custos-ledger/custos/ledger"
 	"github.com/custos-ledger/custos/ledger/badgerstore"
@@ -71,7 +72,7 @@ func (d ledgerDir) openRead() (*ledger.Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := ledger.Open(st, ledger.Options{Verifier: v, CheckpointFile: d.path(checkpointName), Indexer: custodyIndexer{}})
+	l, err := ledger.Open(st, ledger.Options{Verifier: v, CheckpointFile: d.path(checkpointName), Indexer: custodyindex.Indexer{}})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -109,7 +110,7 @@ func (d ledgerDir) openWrite(pw *passwords) (*ledger.Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := ledger.Open(st, ledger.Options{Verifier: v, Signer: signer, CheckpointFile: d.path(checkpointName), Indexer: custodyIndexer{}})
+	l, err := ledger.Open(st, ledger.Options{Verifier: v, Signer: signer, CheckpointFile: d.path(checkpointName), Indexer: custodyindex.Indexer{}})
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -40,6 +40,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/custos-ledger/custos/cmd/custos/internal/custodyindex"
 	"github.com/custos-ledger/custos/custody"
 	"github.com/custos-ledger/custos/ledger"
 	"github.com/custos-ledger/custos/ledger/badgerstore"
@@ -220,7 +221,7 @@ func mirrorLeaves(r *remote, d ledgerDir, v note.Verifier, served []byte, sc led
 		return nil, err
 	}
 	defer st.Close()
-	im, err := ledger.Import(st, ledger.ImportOptions{Verifier: v, CheckpointFile: d.path(checkpointName), Indexer: custodyIndexer{}, BatchSize: mirrorBatch})
+	im, err := ledger.Import(st, ledger.ImportOptions{Verifier: v, CheckpointFile: d.path(checkpointName), Indexer: custodyindex.Indexer{}, BatchSize: mirrorBatch})
 	if err != nil {
 		return nil, err
 	}

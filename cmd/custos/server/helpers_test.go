@@ -17,26 +17,11 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/custos-ledger/custos/cmd/custos/internal/custodyindex"
 	"github.com/custos-ledger/custos/custody"
 	"github.com/custos-ledger/custos/ledger"
 	"github.com/custos-ledger/custos/ledger/badgerstore"
 )
-
-// indexer is the custody Indexer as cmd/custos wires it (custodyIndexer):
-// custody.Apply on every entry.
-type indexer struct{}
-
-func (indexer) Admit(v ledger.IndexView, leaf *ledger.Leaf, h ledger.Hash) ([]ledger.Record, error) {
-	recs, _, err := custody.Apply(v, custody.Entry{Index: leaf.Index, LeafHash: h, Time: leaf.Time, Envelope: leaf.Entry})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]ledger.Record, len(recs))
-	for i, r := range recs {
-		out[i] = ledger.Record{Key: r.Key, Value: r.Value}
-	}
-	return out, nil
-}
 
 const testPassword = "correct horse battery staple"
 
@@ -93,7 +78,7 @@ func newFixture(t testing.TB, cfg Config, setup ...func(*fixture, *Config)) *fix
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := ledger.Open(st, ledger.Options{Verifier: verifier, Signer: signer, CheckpointFile: dir + "/checkpoint", Indexer: indexer{}})
+	l, err := ledger.Open(st, ledger.Options{Verifier: verifier, Signer: signer, CheckpointFile: dir + "/checkpoint", Indexer: custodyindex.Indexer{}})
 	if err != nil {
 		st.Close()
 		t.Fatal(err)
