@@ -26,13 +26,15 @@ func (s *Server) dashboardData(r *http.Request) (DashboardData, error) {
 		now = s.now()
 	}
 	d := DashboardData{Origin: s.log.Origin(), Generated: now.UTC()}
-	cp := s.QuorumCheckpoint()
+	cp, size := s.QuorumCheckpoint(), s.QuorumSize()
 	if cp == nil {
-		cp, _ = s.Checkpoint()
+		cp, size = s.Checkpoint()
 	}
-	if c, err := ledger.ParseCheckpoint(checkpointText(cp)); err == nil {
-		d.Size, d.Root = c.Size, c.Root.String()
+	root, err := s.log.TreeHash(size)
+	if err != nil {
+		return d, err
 	}
+	d.Size, d.Root = size, root.String()
 	if s.wit != nil {
 		d.Quorum = quorumCount(s.wit.policy)
 		_, cosigs, _ := s.wit.policy.CheckCheckpoint(cp)
@@ -88,16 +90,6 @@ func (s *Server) growthPoint(i int64) GrowthPoint {
 		return GrowthPoint{Size: i + 1}
 	}
 	return GrowthPoint{Time: l.Time, Size: i + 1}
-}
-
-// checkpointText is the text of a signed note, before its signatures.
-func checkpointText(signed []byte) []byte {
-	for i := 0; i+1 < len(signed); i++ {
-		if signed[i] == '\n' && signed[i+1] == '\n' {
-			return signed[:i+1]
-		}
-	}
-	return signed
 }
 
 // quorumCount is how many cosignatures the policy's quorum needs at the
