@@ -266,7 +266,7 @@ func (a *applier) applyFinding() (*Event, error) {
 	if err := a.needRole("finding", RoleAnalyst); err != nil {
 		return nil, err
 	}
-	if err := a.checkObjectID("finding id", p.ID); err != nil {
+	if err := a.checkExhibitID("finding id", p.ID); err != nil {
 		return nil, err
 	}
 	if err := a.objectSubject("finding", p.ID, p.Claim); err != nil {
@@ -348,7 +348,7 @@ func (a *applier) applyHypothesis() (*Event, error) {
 	if err := a.needRole("hypothesis", attributionRoles...); err != nil {
 		return nil, err
 	}
-	if err := a.checkObjectID("hypothesis id", p.ID); err != nil {
+	if err := a.checkExhibitID("hypothesis id", p.ID); err != nil {
 		return nil, err
 	}
 	if err := a.objectSubject("hypothesis", p.ID, p.Statement); err != nil {
@@ -463,14 +463,6 @@ func (a *applier) applyVerdict() (*Event, error) {
 	}
 	a.tx.put(verdictKey(p.Hypothesis, a.e.Index), &VerdictRecord{Verdict: p, Index: a.e.Index, Party: actor})
 	return &Event{Kind: EventVerdict, Party: actor}, nil
-}
-
-// checkObjectID checks a finding or hypothesis id: the exhibit id syntax.
-func (a *applier) checkObjectID(field, id string) error {
-	if !exhibitIDPattern.MatchString(id) {
-		return a.refuse("bad-predicate", nil, a.actor().name, "%s %s: want %s", field, quoteShort(id), exhibitIDPattern)
-	}
-	return nil
 }
 
 // Findings returns every finding, by id.

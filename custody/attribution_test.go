@@ -78,6 +78,8 @@ func TestFindingRules(t *testing.T) {
 	bad("by a collector", "role", pCERT, f, nil)
 	f.Inputs = []string{"NO-SUCH"}
 	bad("unknown input", "unknown-exhibit", pLab, f, nil)
+	f = goodFinding("bad id")
+	bad("an id with a space", "bad-predicate", pLab, f, nil)
 	f = goodFinding("F-02")
 	f.Category = "astrology"
 	bad("bad category", "bad-predicate", pLab, f, nil)
