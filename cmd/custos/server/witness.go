@@ -314,19 +314,23 @@ func (c *collector) merge(signed []byte, size int64, incoming []byte) error {
 	}
 	merged := []byte(text + "\n" + logLines[0] + strings.Join(lines, ""))
 	_, _, qerr := c.policy.CheckCheckpoint(merged)
+	// Stored before it is served: a checkpoint published as co-signed is
+	// on disk, where export and a restarted server find it.
+	if path != "" && len(lines) > before {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		if err := ledger.WriteFileAtomic(path, merged, 0o644); err != nil {
+			return err
+		}
+	}
 	c.mu.Lock()
 	c.note, c.noteSize = merged, size
 	if qerr == nil && size > c.quorum {
 		c.quorum, c.quorumCP = size, merged
 	}
 	c.mu.Unlock()
-	if path == "" || len(lines) == before {
-		return nil // nothing new to store
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return ledger.WriteFileAtomic(path, merged, 0o644)
+	return nil
 }
 
 // splitNote splits a signed note into its text (with its final newline)
