@@ -22,6 +22,11 @@ var (
 	// the store was restored from an older copy or lost acknowledged
 	// entries. Check with errors.Is.
 	ErrRollback = errors.New("store is behind a published checkpoint")
+
+	// ErrNoSpace is returned by stores that refuse a write because the file
+	// system is (nearly) full. Nothing of the refused write is stored. Check
+	// with errors.Is.
+	ErrNoSpace = errors.New("no space left on device")
 )
 
 // A ParseError reports malformed input: which structure, which field, what

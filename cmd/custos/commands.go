@@ -16,7 +16,6 @@ import (
 	"github.com/custos-ledger/custos/cmd/custos/internal/custodyindex"
 	"github.com/custos-ledger/custos/custody"
 	"github.com/custos-ledger/custos/ledger"
-	"github.com/custos-ledger/custos/ledger/badgerstore"
 )
 
 func (e *env) initCommand() *cli.Command {
@@ -513,7 +512,7 @@ func fsck(d ledgerDir) (*ledger.FsckReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := badgerstore.Open(d.path(storeDirName), badgerstore.Options{ReadOnly: true})
+	st, err := d.openStore(true)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,13 +63,22 @@ func (d ledgerDir) readVerifier() (note.Verifier, string, error) {
 	return v, vkey, nil
 }
 
+// openStore opens the ledger's badger store. What badger warns of, and any
+// table the store's preflight set aside, goes to stderr.
+func (d ledgerDir) openStore(readOnly bool) (*badgerstore.Store, error) {
+	return badgerstore.Open(d.path(storeDirName), badgerstore.Options{
+		ReadOnly: readOnly,
+		Logger:   log.New(os.Stderr, "custos: ", 0),
+	})
+}
+
 // openRead opens the ledger for reading, with badger's shared lock.
 func (d ledgerDir) openRead() (*ledger.Log, error) {
 	v, _, err := d.readVerifier()
 	if err != nil {
 		return nil, err
 	}
-	st, err := badgerstore.Open(d.path(storeDirName), badgerstore.Options{ReadOnly: true})
+	st, err := d.openStore(true)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +95,7 @@ func (d ledgerDir) resetIndex() error {
 	if _, _, err := d.readVerifier(); err != nil {
 		return err
 	}
-	st, err := badgerstore.Open(d.path(storeDirName), badgerstore.Options{})
+	st, err := d.openStore(false)
 	if err != nil {
 		return err
 	}
@@ -106,7 +116,7 @@ func (d ledgerDir) openWrite(pw *passwords) (*ledger.Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := badgerstore.Open(d.path(storeDirName), badgerstore.Options{})
+	st, err := d.openStore(false)
 	if err != nil {
 		return nil, err
 	}

@@ -43,7 +43,6 @@ import (
 	"github.com/custos-ledger/custos/cmd/custos/internal/custodyindex"
 	"github.com/custos-ledger/custos/custody"
 	"github.com/custos-ledger/custos/ledger"
-	"github.com/custos-ledger/custos/ledger/badgerstore"
 	"github.com/custos-ledger/custos/verify"
 )
 
@@ -216,7 +215,7 @@ func logPubFromVKey(vkey string) []byte {
 // mirrorLeaves fetches, checks and imports the leaves the mirror lacks,
 // up to a checkpoint that extends the mirror's, and adopts it.
 func mirrorLeaves(r *remote, d ledgerDir, v note.Verifier, served []byte, sc ledger.Checkpoint) (*mirrorResult, error) {
-	st, err := badgerstore.Open(d.path(storeDirName), badgerstore.Options{})
+	st, err := d.openStore(false)
 	if err != nil {
 		return nil, err
 	}

@@ -2,8 +2,10 @@
 
 package badgerstore
 
-// removeEmptyLogs is a no-op where badger's directory lock is not flock:
-// a store left with an empty log file by a crash (dgraph-io/badger#2207)
-// must be repaired by hand there, by removing the empty *.mem and *.vlog
-// files.
-func removeEmptyLogs(dir string) error { return nil }
+// prepare runs preflight without a lock where badger's directory lock is
+// not flock. Empty log files are not removed: a store left with one by a
+// crash (dgraph-io/badger#2207) must be repaired by hand there, by removing
+// the empty *.mem and *.vlog files.
+func prepare(dir string, readOnly bool, logf func(string, ...any)) error {
+	return preflight(dir, logf)
+}

@@ -48,13 +48,32 @@ type Options struct {
 	// ReadOnly opens the store with a shared lock: any number of readers,
 	// no writer.
 	ReadOnly bool
-	// Logger receives badger's warnings and errors; nil discards them.
+	// Logger receives badger's warnings and errors, and what Open set
+	// aside (preflight); nil discards them.
 	Logger *log.Logger
+	// MemTableSize is badger's memtable size: 0 means 64 MiB.
+	MemTableSize int64
+	// MinFree is the free space, in bytes, that writes keep on the file
+	// system: a write that would leave less is refused with an error
+	// wrapping ledger.ErrNoSpace, and nothing of it is stored. 0 means
+	// twice MemTableSize plus 16 MiB (144 MiB by default); negative turns
+	// the check off.
+	//
+	// badger writes its write-ahead log and its tables through shared
+	// mmaps of sparse files; on a full file system the kernel answers a
+	// write to such a page with SIGBUS, which ends the process instead of
+	// returning an error. The reserve covers one memtable being written,
+	// the table it is flushed to, and a small compaction. It is a margin,
+	// not a guarantee: another process filling the disk, or a compaction
+	// of very large levels, can still exhaust it.
+	MinFree int64
 }
 
 // Store is a ledger.Store in a badger directory.
 type Store struct {
-	db *badger.DB
+	db      *badger.DB
+	dir     string
+	minFree int64
 }
 
 var _ ledger.Store = (*Store)(nil)
@@ -62,22 +81,41 @@ var _ ledger.Store = (*Store)(nil)
 // Open opens (creating if needed, unless read-only) the badger directory
 // dir. Another process holding it gives an error wrapping ledger.ErrInUse.
 func Open(dir string, o Options) (s *Store, err error) {
+	memTable := o.MemTableSize
+	if memTable <= 0 {
+		memTable = 64 << 20
+	}
+	minFree := o.MinFree
+	if minFree == 0 {
+		minFree = 2*memTable + 16<<20
+	}
 	opts := badger.DefaultOptions(dir).
+		WithMemTableSize(memTable).
 		WithSyncWrites(true).
 		WithReadOnly(o.ReadOnly).
-		WithChecksumVerificationMode(options.OnTableAndBlockRead).
+		// preflight has verified every table; badger checks each block
+		// as it reads it.
+		WithChecksumVerificationMode(options.OnBlockRead).
 		WithVerifyValueChecksum(true).
 		WithLogger(quietLogger{o.Logger}).
 		WithNumVersionsToKeep(1)
 	if o.ReadOnly {
 		if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
-			return nil, fmt.Errorf("no ledger store at %s: %w", dir, err)
+			if ssts, _ := filepath.Glob(filepath.Join(dir, "*.sst")); len(ssts) == 0 {
+				return nil, fmt.Errorf("no ledger store at %s: %w", dir, err)
+			}
 		}
-	} else if err := removeEmptyLogs(dir); err != nil {
+	}
+	var logf func(string, ...any)
+	if o.Logger != nil {
+		logf = func(f string, a ...any) { o.Logger.Printf("ledger store %s: "+f, append([]any{dir}, a...)...) }
+	}
+	if err := prepare(dir, o.ReadOnly, logf); err != nil {
 		return nil, fmt.Errorf("opening ledger store %s: %w", dir, err)
 	}
 	// badger panics on some damaged directories (dgraph-io/badger#1797);
-	// report them as errors.
+	// report them as errors. (preflight has opened every table already;
+	// this recover catches what it does not foresee.)
 	defer func() {
 		if r := recover(); r != nil {
 			s, err = nil, fmt.Errorf("opening ledger store %s: storage corrupt: %v", dir, r)
@@ -98,7 +136,30 @@ func Open(dir string, o Options) (s *Store, err error) {
 		}
 		return nil, fmt.Errorf("opening ledger store %s: %w", dir, err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, dir: dir, minFree: minFree}, nil
+}
+
+// checkSpace refuses a write of about n bytes that would leave less than
+// the reserve free (Options.MinFree). The bytes count twice: once in the
+// write-ahead log, once in the table it is flushed to.
+func (s *Store) checkSpace(n int64) error {
+	if s.minFree < 0 {
+		return nil
+	}
+	free, ok := freeBytes(s.dir)
+	if !ok || free-2*n >= s.minFree {
+		return nil
+	}
+	return fmt.Errorf("%w: the ledger store %s has %s free, and custos keeps %s free for the store's logs and tables (a write needs %s): free space, then retry",
+		ledger.ErrNoSpace, s.dir, size(free), size(s.minFree), size(2*n))
+}
+
+// size formats n bytes for a person.
+func size(n int64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }
 
 // lockHolder names the process that badger recorded in its lock file.
@@ -211,6 +272,15 @@ func (s *Store) Commit(b *ledger.Batch) error {
 	if have != b.Size {
 		return fmt.Errorf("store holds %d leaves, commit expected %d", have, b.Size)
 	}
+	n := int64(len(b.Checkpoint)) + 64
+	for _, l := range b.Leaves {
+		n += int64(len(l)) + 16
+	}
+	n += int64(len(b.Hashes)) * 48
+	n += recordsSize(b.Index)
+	if err := s.checkSpace(n); err != nil {
+		return err
+	}
 	for i, leaf := range b.Leaves {
 		if err := txn.Set(leafKey(b.Size+int64(i)), leaf); err != nil {
 			return err
@@ -238,6 +308,15 @@ func (s *Store) Commit(b *ledger.Batch) error {
 		}
 	}
 	return txn.Commit()
+}
+
+// recordsSize is about what recs take in a write.
+func recordsSize(recs []ledger.Record) int64 {
+	var n int64
+	for _, r := range recs {
+		n += int64(len(indexPrefix)+len(r.Key)+len(r.Value)) + 16
+	}
+	return n
 }
 
 func setIndex(txn *badger.Txn, recs []ledger.Record) error {
@@ -313,6 +392,9 @@ func (s *Store) WriteIndex(from, to int64, recs []ledger.Record) error {
 	if have != from {
 		return fmt.Errorf("index covers %d leaves, write expected %d", have, from)
 	}
+	if err := s.checkSpace(recordsSize(recs) + 64); err != nil {
+		return err
+	}
 	if err := setIndex(txn, recs); err != nil {
 		return err
 	}
@@ -324,6 +406,9 @@ func (s *Store) WriteIndex(from, to int64, recs []ledger.Record) error {
 
 // ResetIndex implements ledger.Store.
 func (s *Store) ResetIndex() error {
+	if err := s.checkSpace(1 << 20); err != nil {
+		return err
+	}
 	if err := s.db.DropPrefix([]byte(indexPrefix)); err != nil {
 		return err
 	}

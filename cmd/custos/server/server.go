@@ -365,7 +365,7 @@ func (s *Server) handleAppend(w http.ResponseWriter, r *http.Request) {
 
 // appendErrorCode maps an append error to its HTTP status: a refusal by a
 // custody rule or a signature is 422, malformed input 400, a closing
-// ledger 503, anything else 500.
+// ledger 503, a full disk 507, anything else 500.
 func appendErrorCode(err error) int {
 	var (
 		rule *custody.RuleError
@@ -381,6 +381,8 @@ func appendErrorCode(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, ledger.ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable
+	case errors.Is(err, ledger.ErrNoSpace):
+		return http.StatusInsufficientStorage
 	}
 	return http.StatusInternalServerError
 }
@@ -409,6 +411,8 @@ func writeAppendError(w http.ResponseWriter, err error) {
 		msg = "internal error; the entry was not appended"
 	} else if code == http.StatusServiceUnavailable {
 		msg = "the ledger is shutting down; the entry was not appended, submit it again"
+	} else if code == http.StatusInsufficientStorage {
+		msg = "the ledger's disk is full; the entry was not appended, submit it again once the operator has freed space"
 	}
 	writeError(w, code, msg, ref)
 }
