@@ -843,13 +843,22 @@ func (c *countingReader) Read(p []byte) (int, error) {
 		copy(c.block[lo-c.capAt:], p[lo-start:hi-start])
 		c.got += int(hi - lo)
 	}
-	if lo, hi := max(start, c.zeroFrom), min(c.n, c.zeroTo); lo < hi && bytes.ContainsFunc(p[lo-start:hi-start], func(r rune) bool { return r != 0 }) {
+	if lo, hi := max(start, c.zeroFrom), min(c.n, c.zeroTo); lo < hi && !allZero(p[lo-start:hi-start]) {
 		c.nonzero = true
 	}
 	if err != nil && err != io.EOF && c.err == nil {
 		c.err = err
 	}
 	return n, err
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // capture starts keeping the block at offset at.
