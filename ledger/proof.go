@@ -55,36 +55,87 @@ func (p *InclusionProof) Marshal() []byte {
 // ParseInclusionProof parses C2SP tlog-proof text. It checks the form only;
 // package verify checks the path and the checkpoint's signatures. Errors are
 // *ParseError.
+//
+// A verifier parses one proof per leaf, so this walks the bytes in place:
+// the proof and its path are its only allocations.
 func ParseInclusionProof(b []byte) (*InclusionProof, error) {
-	lines, cp, err := splitProof(b, "inclusion proof")
+	const what = "inclusion proof"
+	head, cp, err := cutProof(b, what)
 	if err != nil {
 		return nil, err
 	}
 	bad := func(field, format string, args ...any) error {
-		return &ParseError{What: "inclusion proof", Field: field, Msg: fmt.Sprintf(format, args...)}
+		return &ParseError{What: what, Field: field, Msg: fmt.Sprintf(format, args...)}
 	}
-	if len(lines) == 0 || lines[0] != inclusionHeader {
+	line, rest, more := bytes.Cut(head, []byte("\n"))
+	if string(line) != inclusionHeader {
 		return nil, bad("header", "first line must be %q", inclusionHeader)
 	}
-	lines = lines[1:]
 	p := &InclusionProof{Checkpoint: cp}
-	if len(lines) > 0 && strings.HasPrefix(lines[0], "extra ") {
-		p.Extra, err = decodeBase64(lines[0][len("extra "):])
-		if err != nil {
-			return nil, bad("extra", "not base64")
+	if more {
+		line, rest, more = bytes.Cut(rest, []byte("\n"))
+		if extra, ok := bytes.CutPrefix(line, []byte("extra ")); ok {
+			if p.Extra, err = decodeBase64(string(extra)); err != nil {
+				return nil, bad("extra", "not base64")
+			}
+			if !more {
+				return nil, bad("index", "missing index line")
+			}
+			line, rest, more = bytes.Cut(rest, []byte("\n"))
 		}
-		lines = lines[1:]
+		if index, ok := bytes.CutPrefix(line, []byte("index ")); ok {
+			if p.Index, err = parseDecimalBytes(index); err != nil {
+				return nil, bad("index", "%v", err)
+			}
+			if p.Path, err = parseHashLines(rest, more); err != nil {
+				return nil, bad("path", "%v", err)
+			}
+			return p, nil
+		}
 	}
-	if len(lines) == 0 || !strings.HasPrefix(lines[0], "index ") {
-		return nil, bad("index", "missing index line")
+	return nil, bad("index", "missing index line")
+}
+
+// parseHashLines parses the hash lines of text (none if !some), one base64
+// hash a line, as parseHashes does.
+func parseHashLines(text []byte, some bool) ([]Hash, error) {
+	if !some {
+		return []Hash{}, nil
 	}
-	if p.Index, err = parseDecimal(lines[0][len("index "):]); err != nil {
-		return nil, bad("index", "%v", err)
+	n := bytes.Count(text, []byte("\n")) + 1
+	if n > MaxProofHashes {
+		return nil, fmt.Errorf("%d hashes, at most %d allowed", n, MaxProofHashes)
 	}
-	if p.Path, err = parseHashes(lines[1:]); err != nil {
-		return nil, bad("path", "%v", err)
+	hs := make([]Hash, n)
+	for i := range hs {
+		line, rest, _ := bytes.Cut(text, []byte("\n"))
+		if !decodeHash(&hs[i], line) {
+			return nil, fmt.Errorf("line %d: want a base64 SHA-256 hash", i+1)
+		}
+		text = rest
 	}
-	return p, nil
+	return hs, nil
+}
+
+// decodeHash decodes line into h if it is the one encoding of a hash that
+// decodeBase64 accepts: standard padded base64 of 32 bytes, as
+// EncodeToString writes it.
+func decodeHash(h *Hash, line []byte) bool {
+	const encLen = 44 // base64.StdEncoding.EncodedLen(len(Hash{}))
+	if len(line) != encLen {
+		return false
+	}
+	var raw [33]byte // base64.StdEncoding.DecodedLen(encLen)
+	n, err := base64.StdEncoding.Strict().Decode(raw[:], line)
+	if err != nil || n != len(h) {
+		return false
+	}
+	var enc [encLen]byte
+	if base64.StdEncoding.Encode(enc[:], raw[:n]); !bytes.Equal(enc[:], line) {
+		return false // Decode skips '\r' and '\n'
+	}
+	copy(h[:], raw[:n])
+	return true
 }
 
 // A ConsistencyProof proves that the tree of size Old is a prefix of the tree
@@ -139,6 +190,16 @@ func ParseConsistencyProof(b []byte) (*ConsistencyProof, error) {
 // splitProof caps the input and splits it at the first empty line into the
 // proof's lines and the checkpoint that follows.
 func splitProof(b []byte, what string) (lines []string, checkpoint []byte, err error) {
+	head, cp, err := cutProof(b, what)
+	if err != nil {
+		return nil, nil, err
+	}
+	return strings.Split(string(head), "\n"), cp, nil
+}
+
+// cutProof caps the input and cuts it at the first empty line into the
+// proof's text and the checkpoint that follows.
+func cutProof(b []byte, what string) (head, checkpoint []byte, err error) {
 	if len(b) > MaxProofSize {
 		return nil, nil, &ParseError{What: what, Msg: fmt.Sprintf("%d bytes exceeds the %d-byte cap", len(b), MaxProofSize)}
 	}
@@ -146,7 +207,7 @@ func splitProof(b []byte, what string) (lines []string, checkpoint []byte, err e
 	if !ok || len(cp) == 0 {
 		return nil, nil, &ParseError{What: what, Msg: "no checkpoint after an empty line"}
 	}
-	return strings.Split(string(head), "\n"), cp, nil
+	return head, cp, nil
 }
 
 func writeHashes(b *bytes.Buffer, hs []Hash) {
@@ -184,6 +245,23 @@ func decodeBase64(s string) ([]byte, error) {
 		return nil, errors.New("not canonical base64")
 	}
 	return b, nil
+}
+
+// parseDecimalBytes is parseDecimal of b, without converting b to a
+// string when it is a canonical decimal of at most 18 digits (which cannot
+// overflow).
+func parseDecimalBytes(b []byte) (int64, error) {
+	if len(b) == 0 || len(b) > 18 || len(b) > 1 && b[0] == '0' {
+		return parseDecimal(string(b))
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return parseDecimal(string(b))
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, nil
 }
 
 // parseDecimal parses a non-negative decimal with no sign and no leading

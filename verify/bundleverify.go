@@ -3,6 +3,7 @@ package verify
 // VerifyBundle: the offline check of a tribunal bundle (docs/bundle-spec.md).
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"encoding/base64"
@@ -24,7 +25,6 @@ import (
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
-	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/custos-ledger/custos/custody"
 	"github.com/custos-ledger/custos/ledger"
@@ -398,6 +398,10 @@ const (
 	windowBytes = 8 << 20
 )
 
+// readBuffer is the size of the buffer VerifyBundle reads the bundle
+// through.
+const readBuffer = 256 << 10
+
 type bundleVerifier struct {
 	opts   BundleOptions
 	logKey note.Verifier
@@ -452,7 +456,9 @@ type readerItem struct {
 
 // run reads the bundle on one goroutine and checks it on this one.
 func (v *bundleVerifier) run(r io.Reader) error {
-	br := NewBundleReader(r)
+	// Buffered: the reader takes a member in three reads (header, data,
+	// padding), each a system call on a file.
+	br := NewBundleReader(bufio.NewReaderSize(r, readBuffer))
 	ch := make(chan readerItem, 2)
 	done := make(chan struct{})
 	defer close(done)
@@ -828,12 +834,16 @@ func (v *bundleVerifier) checkBatch(batch []item) {
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
+			var memo *pathMemo
+			if v.cpVerified {
+				memo = newPathMemo(v.cp.Size, v.cp.Root)
+			}
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(batch) {
 					return
 				}
-				v.checkLeaf(batch[i], &res[i])
+				v.checkLeaf(batch[i], &res[i], memo)
 			}
 		})
 	}
@@ -845,8 +855,9 @@ func (v *bundleVerifier) checkBatch(batch []item) {
 }
 
 // checkLeaf is the parallel phase for one leaf. It reads v.view, which no
-// one writes meanwhile.
-func (v *bundleVerifier) checkLeaf(it item, r *leafResult) {
+// one writes meanwhile. memo is the worker's, nil when the checkpoint did
+// not verify.
+func (v *bundleVerifier) checkLeaf(it item, r *leafResult, memo *pathMemo) {
 	m := it.leaf
 	bad := func(check, format string, args ...any) {
 		r.problems = append(r.problems, Problem{Check: check, Index: m.Index, Msg: fmt.Sprintf(format, args...), class: ErrInvalid})
@@ -864,7 +875,7 @@ func (v *bundleVerifier) checkLeaf(it item, r *leafResult) {
 	if it.proof == nil {
 		bad("inclusion", "leaf %d has no tlog-proof", m.Index)
 	} else if v.cpVerified {
-		if err := v.inclusion(it.proof.Data, m.Data, l, r.hash); err != nil {
+		if err := v.inclusion(memo, it.proof.Data, m.Data, l, r.hash); err != nil {
 			bad("inclusion", "%v", err)
 		}
 	}
@@ -883,9 +894,9 @@ func (v *bundleVerifier) checkLeaf(it item, r *leafResult) {
 // inclusion checks the leaf's tlog-proof against the bundle's checkpoint.
 // h is the leaf's hash, computed from leafBytes. A proof that carries the
 // bundle's checkpoint byte for byte is run against
-// the root already verified; any other must verify on its own (Inclusion)
-// and be of the same size and root.
-func (v *bundleVerifier) inclusion(proofText, leafBytes []byte, l *ledger.Leaf, h ledger.Hash) error {
+// the root already verified, through memo; any other must verify on its
+// own (Inclusion) and be of the same size and root.
+func (v *bundleVerifier) inclusion(memo *pathMemo, proofText, leafBytes []byte, l *ledger.Leaf, h ledger.Hash) error {
 	p, err := ledger.ParseInclusionProof(proofText)
 	if err != nil {
 		return err
@@ -906,7 +917,7 @@ func (v *bundleVerifier) inclusion(proofText, leafBytes []byte, l *ledger.Leaf, 
 	if p.Index >= v.cp.Size {
 		return fmt.Errorf("leaf %d is beyond the checkpoint's size %d", p.Index, v.cp.Size)
 	}
-	if err := tlog.CheckRecord(p.Path, v.cp.Size, v.cp.Root, p.Index, h); err != nil {
+	if err := memo.check(p.Path, p.Index, h); err != nil {
 		return fmt.Errorf("leaf %d (leaf hash %s, recomputed) is not proved in the tree of size %d with root %s: %v", p.Index, h, v.cp.Size, v.cp.Root, err)
 	}
 	return nil

@@ -2,6 +2,11 @@ package verify_test
 
 import (
 	"bytes"
+	"encoding/base64"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/custos-ledger/custos/ledger"
@@ -103,4 +108,90 @@ func FuzzConsistency(f *testing.F) {
 			t.Fatalf("Consistency(%q, %q) = %+v, %+v, nil", proofText, oldCP, o, n)
 		}
 	})
+}
+
+// FuzzInclusionProofAgrees holds ledger.ParseInclusionProof, which walks
+// the bytes in place, to refParseInclusionProof, the parser it replaced,
+// which splits the text into lines: every input gives both the same proof,
+// or both the same error.
+func FuzzInclusionProofAgrees(f *testing.F) {
+	l := fuzzLog(f)
+	for _, i := range []int64{0, 3, 8, 10} {
+		p := l.inclusion(f, i)
+		f.Add(p.Marshal())
+		p.Extra = []byte("extra data")
+		f.Add(p.Marshal())
+	}
+	for _, s := range []string{"", "\n\nx", "c2sp.org/tlog-proof@v1\n\nx", "c2sp.org/tlog-proof@v1\nextra AA==\n\nx",
+		"c2sp.org/tlog-proof@v1\nindex 0\n\nx", "c2sp.org/tlog-proof@v1\nindex 01\n\nx", "c2sp.org/tlog-proof@v1\nindex 99999999999999999999\n\nx",
+		"c2sp.org/tlog-proof@v1\nindex 1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\nx", "\nc2sp.org/tlog-proof@v1\nindex 1\n\nx"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := ledger.ParseInclusionProof(b)
+		want, werr := refParseInclusionProof(b)
+		if fmt.Sprint(err) != fmt.Sprint(werr) {
+			t.Fatalf("ParseInclusionProof(%q) error = %v, the line parser's %v", b, err, werr)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("ParseInclusionProof(%q) = %+v, the line parser's %+v", b, got, want)
+		}
+	})
+}
+
+// refParseInclusionProof is the former ledger.ParseInclusionProof.
+func refParseInclusionProof(b []byte) (*ledger.InclusionProof, error) {
+	const what = "inclusion proof"
+	if len(b) > ledger.MaxProofSize {
+		return nil, &ledger.ParseError{What: what, Msg: fmt.Sprintf("%d bytes exceeds the %d-byte cap", len(b), ledger.MaxProofSize)}
+	}
+	head, cp, ok := bytes.Cut(b, []byte("\n\n"))
+	if !ok || len(cp) == 0 {
+		return nil, &ledger.ParseError{What: what, Msg: "no checkpoint after an empty line"}
+	}
+	lines := strings.Split(string(head), "\n")
+	bad := func(field, format string, args ...any) error {
+		return &ledger.ParseError{What: what, Field: field, Msg: fmt.Sprintf(format, args...)}
+	}
+	if len(lines) == 0 || lines[0] != "c2sp.org/tlog-proof@v1" {
+		return nil, bad("header", "first line must be %q", "c2sp.org/tlog-proof@v1")
+	}
+	lines = lines[1:]
+	p := &ledger.InclusionProof{Checkpoint: cp}
+	canonical := func(s string) ([]byte, bool) {
+		b, err := base64.StdEncoding.Strict().DecodeString(s)
+		return b, err == nil && base64.StdEncoding.EncodeToString(b) == s
+	}
+	if len(lines) > 0 && strings.HasPrefix(lines[0], "extra ") {
+		var ok bool
+		if p.Extra, ok = canonical(lines[0][len("extra "):]); !ok {
+			return nil, bad("extra", "not base64")
+		}
+		lines = lines[1:]
+	}
+	if len(lines) == 0 || !strings.HasPrefix(lines[0], "index ") {
+		return nil, bad("index", "missing index line")
+	}
+	s := lines[0][len("index "):]
+	if s == "" || (len(s) > 1 && s[0] == '0') || strings.TrimLeft(s, "0123456789") != "" {
+		return nil, bad("index", "%v", fmt.Errorf("%q is not a canonical decimal", s))
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return nil, bad("index", "%v", fmt.Errorf("%q out of range", s))
+	}
+	p.Index = n
+	lines = lines[1:]
+	if len(lines) > ledger.MaxProofHashes {
+		return nil, bad("path", "%v", fmt.Errorf("%d hashes, at most %d allowed", len(lines), ledger.MaxProofHashes))
+	}
+	p.Path = make([]ledger.Hash, len(lines))
+	for i, l := range lines {
+		raw, ok := canonical(l)
+		if !ok || len(raw) != len(ledger.Hash{}) {
+			return nil, bad("path", "%v", fmt.Errorf("line %d: want a base64 SHA-256 hash", i+1))
+		}
+		copy(p.Path[i][:], raw)
+	}
+	return p, nil
 }
