@@ -104,15 +104,7 @@ func TestCrashKill(t *testing.T) {
 			mode = "open"
 		}
 		r := crashRound(t, cl, skey, vkey, mode)
-		cl.rounds++
-		switch {
-		case !r.opened:
-			cl.duringOpen++
-		case len(r.acks) == 0:
-			cl.beforeAck++
-		default:
-			cl.acked++
-		}
+		cl.tally(r)
 		cl.check(t, round, r, keys)
 		if t.Failed() {
 			t.FailNow()
@@ -155,6 +147,19 @@ type crashLedger struct {
 	lastRound                            int // the number of the ledger's last round
 
 	replayed *custody.MemView // custody state rebuilt from leaves 0..lastSize-1
+}
+
+// tally counts round r by where the kill landed.
+func (cl *crashLedger) tally(r crashResult) {
+	cl.rounds++
+	switch {
+	case !r.opened:
+		cl.duringOpen++
+	case len(r.acks) == 0:
+		cl.beforeAck++
+	default:
+		cl.acked++
+	}
 }
 
 // compareIndex rebuilds the custody state from the leaves the store gained

@@ -68,7 +68,6 @@ func TestPowerLoss(t *testing.T) {
 	lostDirty, canaries := 0, 0
 	for round := range rounds {
 		r := crashRound(t, cl, skey, vkey, "delay")
-		cl.rounds++
 		// A canary written without fsync just before the cut: if the
 		// cut is real, it is lost (ext4 writes data back after seconds).
 		canary := filepath.Join(mnt, "canary")
@@ -103,14 +102,7 @@ func TestPowerLoss(t *testing.T) {
 			canaries++
 		}
 		os.Remove(canary)
-		switch {
-		case !r.opened:
-			cl.duringOpen++
-		case len(r.acks) == 0:
-			cl.beforeAck++
-		default:
-			cl.acked++
-		}
+		cl.tally(r)
 		cl.check(t, round, r, keys)
 		if t.Failed() {
 			t.FailNow()
