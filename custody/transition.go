@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 var (
@@ -286,6 +287,9 @@ func (a *applier) acquire() (*Event, error) {
 	if p.Size < 0 {
 		return nil, a.refuse("bad-predicate", nil, actor.name, "size of %s is negative", p.Exhibit)
 	}
+	if err := a.checkAcquiredAt(p, actor.name); err != nil {
+		return nil, err
+	}
 	if !actor.party.canHold() {
 		return nil, a.refuse("role", nil, actor.name, "%s (roles %s) cannot acquire %s: it needs one of %s",
 			actor.name, strings.Join(actor.party.Roles, ", "), p.Exhibit, strings.Join(holdingRoles, ", "))
@@ -311,6 +315,35 @@ func (a *applier) acquire() (*Event, error) {
 	a.tx.put(digestKey(sub.Digest[identityAlgorithm]), x.ID)
 	a.putStep(x.ID, st)
 	return a.exhibitEvent(EventAcquire, x), nil
+}
+
+// MaxClaimSkew is how far after its own leaf's time a time claimed in a
+// statement may lie. The claimant's clock may run a little fast, but an
+// acquisition cannot have happened after the ledger logged it.
+const MaxClaimSkew = 10 * time.Minute
+
+// checkAcquiredAt checks the acquirer's claimed acquisition time: RFC 3339,
+// and not after the entry's leaf time (the ledger's clock) by more than
+// MaxClaimSkew (rule claimed-time). An earlier claim is the normal case:
+// evidence is logged after it is taken. Entries without a leaf time (a
+// check before signing) are judged on the format only.
+func (a *applier) checkAcquiredAt(p Acquire, actor string) error {
+	if p.AcquiredAt == "" {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339, p.AcquiredAt)
+	if err != nil {
+		re := a.refuse("bad-predicate", nil, actor, "%s claims acquired_at %s for %s: not an RFC 3339 time", actor, quoteShort(p.AcquiredAt), p.Exhibit)
+		re.Exhibit = p.Exhibit
+		return re
+	}
+	if !a.e.Time.IsZero() && t.After(a.e.Time.Add(MaxClaimSkew)) {
+		re := a.refuse("claimed-time", nil, actor, "%s claims %s was acquired at %s, %s after the ledger logged it at %s: an acquisition cannot follow its logging (check the acquiring machine's clock)",
+			actor, p.Exhibit, t.UTC().Format(time.RFC3339), t.Sub(a.e.Time).Round(time.Second), a.e.Time.UTC().Format(time.RFC3339))
+		re.Exhibit = p.Exhibit
+		return re
+	}
+	return nil
 }
 
 func (a *applier) derive() (*Event, error) {
