@@ -427,6 +427,11 @@ type bundleVerifier struct {
 	damaged map[int64]bool // leaf members that did not parse, or stand at another index
 	sawLeaf bool
 
+	// witnessedBy is the latest timestamp among the counted cosignatures
+	// of the bundle's checkpoint: every leaf it holds was logged before
+	// it (zero without cosignatures).
+	witnessedBy time.Time
+
 	quorumErr error
 }
 
@@ -596,6 +601,11 @@ func (v *bundleVerifier) checkCheckpoint(m *Member) error {
 	v.report.Checkpoint = string(m.Data)
 	cp, cosigs, err := v.opts.Policy.CheckCheckpoint(m.Data)
 	v.report.Witnesses = cosigs
+	for _, c := range cosigs {
+		if c.Time.After(v.witnessedBy) {
+			v.witnessedBy = c.Time
+		}
+	}
 	var quorum *QuorumError
 	switch {
 	case err == nil:
@@ -948,6 +958,10 @@ func (v *bundleVerifier) commit(m *Member, r *leafResult, written map[string]str
 		if l.Time.Before(v.lastT) {
 			v.invalid("time", l.Index, "leaf %d claims time %s, before leaf %d's %s", l.Index, l.Time.Format(time.RFC3339Nano), v.lastIx, v.lastT.Format(time.RFC3339Nano))
 		}
+	}
+	if !v.witnessedBy.IsZero() && l.Time.After(v.witnessedBy.Add(MaxCosignatureSkew)) {
+		v.invalid("time", l.Index, "leaf %d claims time %s, after every witness had cosigned a checkpoint holding it (the latest at %s, with %s allowed for clocks): the log's clock or the leaf's time is wrong",
+			l.Index, l.Time.Format(time.RFC3339Nano), v.witnessedBy.Format(time.RFC3339), MaxCosignatureSkew)
 	}
 	v.lastIx, v.lastH, v.lastT = l.Index, r.hash, l.Time
 	if !r.applied {

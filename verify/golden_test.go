@@ -93,6 +93,7 @@ func TestGoldenBundles(t *testing.T) {
 		{"verdict-unwitnessed-claim", verify.ErrInvalid, "verdict", `^verdict: leaf 26: verdict on H-1 under policy un-gge-l1: it counts its checkpoint as witnessed, but under your trust policy: quorum not met: need 2 of 3 witnesses, valid 1`},
 		{"checkpoint-wrong-key", verify.ErrInvalid, "checkpoint", `^checkpoint: .*no signature by log key ledger.golden.example/case-0042\+`},
 		{"quorum-one-short", verify.ErrQuorum, "quorum", `need 2 of 3 witnesses, valid 1`},
+		{"leaf-after-cosignature", verify.ErrInvalid, "time", `^time: leaf \d+: leaf \d+ claims time 2026-03-01T09:2\d:00Z, after every witness had cosigned a checkpoint holding it \(the latest at 2026-03-01T09:10:00Z`},
 		{"cosignature-other-origin", verify.ErrQuorum, "quorum", `witness witness2.example.org does not verify over this checkpoint`},
 		{"path-traversal-name", malformed, "archive", `\.\./\.\./etc/cron\.d/custos: name: `},
 		{"oversized-member", malformed, "archive", `trust\.policy: size: 65537 bytes exceeds`},

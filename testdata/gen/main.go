@@ -92,6 +92,7 @@ type cosigner struct {
 	name string
 	hash uint32
 	key  ed25519.PrivateKey
+	at   time.Time // the timestamp it signs; zero means cosignTime
 }
 
 func newCosigner(name string, seed []byte) *cosigner {
@@ -106,7 +107,11 @@ func newCosigner(name string, seed []byte) *cosigner {
 func (c *cosigner) Name() string    { return c.name }
 func (c *cosigner) KeyHash() uint32 { return c.hash }
 func (c *cosigner) Sign(msg []byte) ([]byte, error) {
-	t := uint64(cosignTime.Unix())
+	at := cosignTime
+	if !c.at.IsZero() {
+		at = c.at
+	}
+	t := uint64(at.Unix())
 	// c2sp.org/tlog-cosignature: the signed message is the header line, the
 	// time line and the checkpoint text.
 	m := fmt.Appendf(nil, "cosignature/v1\ntime %d\n", t)
@@ -767,6 +772,20 @@ func run(out string) error {
 	must(err)
 	b.setCheckpoint(cosign(signedByLog, a.logVerifier, all[:1]))
 	b.write(path("quorum-one-short"), nil)
+
+	// leaf-after-cosignature: the quorum's cosignatures are valid but
+	// dated 10 minutes after the first leaf, while the checkpoint holds
+	// leaves logged half an hour later: the log's clock and the
+	// witnesses' contradict each other (row 12).
+	b = valid.clone()
+	var early []note.Signer
+	for _, w := range a.witnesses {
+		c := *w
+		c.at = epoch.Add(10 * time.Minute)
+		early = append(early, &c)
+	}
+	b.setCheckpoint(cosign(signedByLog, a.logVerifier, early))
+	b.write(path("leaf-after-cosignature"), nil)
 
 	// cosignature-other-origin: witness 2's cosignature line is its valid
 	// cosignature of a checkpoint of another log (same size and root); with
