@@ -193,8 +193,21 @@ func checkObject(raw json.RawMessage) error {
 }
 
 // decodeStrict decodes b, of at most max bytes, into v: valid UTF-8, exactly
-// one JSON value, no unknown fields.
+// one JSON value, no unknown fields, and checkKeys's rules. v must point to
+// a zero value for the fast path (fastjson.go) to be tried; whatever it
+// leaves undecided, decodeJSON decides.
 func decodeStrict(what string, max int, b []byte, v any) error {
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() && rv.Elem().IsZero() {
+		if fastDecode(max, b, v) {
+			return nil
+		}
+		rv.Elem().SetZero()
+	}
+	return decodeJSON(what, max, b, v)
+}
+
+// decodeJSON is decodeStrict by encoding/json and checkKeys.
+func decodeJSON(what string, max int, b []byte, v any) error {
 	if len(b) > max {
 		return parseErr(what, "", "%d bytes exceeds the limit of %d", len(b), max)
 	}
