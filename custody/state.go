@@ -53,7 +53,22 @@ type ScanView interface {
 type Record struct {
 	Key   string
 	Value []byte
+
+	step    *HistoryStep   // of a history record Apply made: what Value encodes
+	exhibit *ExhibitRecord // of an exhibit record Apply made: what Value encodes
 }
+
+// Step returns the history step that a history record made by Apply holds,
+// decoded: json.Unmarshal of Value gives an equal HistoryStep. It is nil
+// for every other record. A replay that keeps the steps decoded (the
+// offline verifier) takes them from here rather than decode each again.
+// Apply keeps no reference to it: it is the caller's.
+func (r Record) Step() *HistoryStep { return r.step }
+
+// Exhibit is Step for an exhibit record ("e/<exhibit>"): the ExhibitRecord
+// that json.Unmarshal of Value gives, as Apply held it, or nil. It is the
+// caller's; its digests map may be the entry's history step's.
+func (r Record) Exhibit() *ExhibitRecord { return r.exhibit }
 
 // An Entry is a leaf as the state machine sees it: its index, its RFC 6962
 // leaf hash, the time the ledger gave it, and the DSSE envelope it holds.
@@ -301,7 +316,7 @@ func Apply(v View, e Entry) ([]Record, *Event, error) {
 	if e.Index < 0 {
 		return nil, nil, fmt.Errorf("custody: Apply at negative index %d", e.Index)
 	}
-	a := &applier{tx: tx{v: v, set: map[string][]byte{}}, e: e, ref: e.Ref()}
+	a := &applier{tx: tx{v: v, set: make([]Record, 0, 8)}, e: e, ref: e.Ref()}
 	ev, err := a.apply()
 	if err != nil {
 		return nil, nil, err
@@ -312,13 +327,27 @@ func Apply(v View, e Entry) ([]Record, *Event, error) {
 // tx is a View with the records of the entry being applied laid on top.
 type tx struct {
 	v   View
-	set map[string][]byte
+	set []Record // each key once; an entry sets a handful
+}
+
+// find returns the place of key in t.set, or -1.
+func (t *tx) find(key string) int {
+	for i := range t.set {
+		if t.set[i].Key == key {
+			return i
+		}
+	}
+	return -1
 }
 
 // raw returns the record at key, reporting whether it exists.
 func (t *tx) raw(key string) ([]byte, bool, error) {
-	b, ok := t.set[key]
-	if !ok {
+	var b []byte
+	i := t.find(key)
+	ok := i >= 0
+	if ok {
+		b = t.set[i].Value
+	} else {
 		var err error
 		if b, ok, err = t.v.Get(key); err != nil {
 			return nil, false, fmt.Errorf("custody: reading record %s: %w", key, err)
@@ -348,7 +377,7 @@ func (t *tx) get(key string, into any) (bool, error) {
 			return true, nil
 		}
 	}
-	if err := json.Unmarshal(b, into); err != nil {
+	if err := decodeRecord(b, into); err != nil {
 		return false, fmt.Errorf("custody: record %s does not decode: %w", key, err)
 	}
 	return true, nil
@@ -400,33 +429,52 @@ func plainInt(b []byte) (int64, bool) {
 }
 
 func (t *tx) put(key string, v any) {
+	r := Record{Key: key, Value: encodeRecord(key, v)}
+	r.exhibit, _ = v.(*ExhibitRecord) // the handlers change an exhibit before they put it, never after
+	t.setRecord(r)
+}
+
+// setRecord sets r, in place of the record of its key if there is one.
+func (t *tx) setRecord(r Record) {
+	if i := t.find(r.Key); i >= 0 {
+		t.set[i] = r
+		return
+	}
+	t.set = append(t.set, r)
+}
+
+// encodeRecord returns json.Marshal(v), the value of the record key.
+func encodeRecord(key string, v any) []byte {
 	// The k/, d/ and n/ records, written for every entry, are a name or an
-	// index: encoded as json.Marshal would, without it.
+	// index, and most e/ and h/ records hold only plain strings: encoded
+	// as json.Marshal would, without it (recordjson.go).
 	switch v := v.(type) {
 	case int64:
-		t.set[key] = strconv.AppendInt(nil, v, 10)
-		return
+		return strconv.AppendInt(nil, v, 10)
 	case string:
 		if plainName(v) {
-			t.set[key] = append(append(append(make([]byte, 0, len(v)+2), '"'), v...), '"')
-			return
+			return append(append(append(make([]byte, 0, len(v)+2), '"'), v...), '"')
+		}
+	case *ExhibitRecord:
+		if b, ok := appendExhibitRecord(make([]byte, 0, 384), v); ok {
+			return b
+		}
+	case *HistoryStep:
+		if b, ok := appendHistoryStep(make([]byte, 0, 384), v); ok {
+			return b
 		}
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic(fmt.Sprintf("custody: encoding record %s: %v", key, err)) // our own types always encode
 	}
-	t.set[key] = b
+	return b
 }
 
 // records returns the records set, in key order.
 func (t *tx) records() []Record {
-	keys := slices.Sorted(maps.Keys(t.set))
-	out := make([]Record, len(keys))
-	for i, k := range keys {
-		out[i] = Record{Key: k, Value: t.set[k]}
-	}
-	return out
+	slices.SortFunc(t.set, func(a, b Record) int { return strings.Compare(a.Key, b.Key) })
+	return t.set
 }
 
 func (t *tx) party(name string) (*PartyRecord, error) {
@@ -450,12 +498,22 @@ func (t *tx) exhibit(id string) (*ExhibitRecord, error) {
 	return &x, nil
 }
 
-func partyKey(name string) string          { return "p/" + name }
-func keyKey(id string) string              { return "k/" + id }
-func exhibitKey(id string) string          { return "e/" + id }
-func digestKey(sha256hex string) string    { return "d/" + sha256hex }
-func historyPrefix(exhibit string) string  { return "h/" + exhibit + "/" }
-func historyKey(ex string, i int64) string { return fmt.Sprintf("h/%s/%016d", ex, i) }
+func partyKey(name string) string         { return "p/" + name }
+func keyKey(id string) string             { return "k/" + id }
+func exhibitKey(id string) string         { return "e/" + id }
+func digestKey(sha256hex string) string   { return "d/" + sha256hex }
+func historyPrefix(exhibit string) string { return "h/" + exhibit + "/" }
+func historyKey(ex string, i int64) string {
+	// fmt.Sprintf("h/%s/%016d", ex, i), for i ≥ 0, without fmt.
+	b := make([]byte, 0, len(ex)+20)
+	b = append(append(append(b, "h/"...), ex...), '/')
+	var digits [20]byte
+	d := strconv.AppendInt(digits[:0], i, 10)
+	for range 16 - len(d) {
+		b = append(b, '0')
+	}
+	return string(append(b, d...))
+}
 func entryKey(env []byte) string {
 	sum := sha256.Sum256(env)
 	return "n/" + hex.EncodeToString(sum[:])
@@ -686,7 +744,8 @@ func (a *applier) step(event string) *HistoryStep {
 }
 
 func (a *applier) putStep(exhibit string, st *HistoryStep) {
-	a.tx.put(historyKey(exhibit, a.e.Index), st)
+	key := historyKey(exhibit, a.e.Index)
+	a.tx.setRecord(Record{Key: key, Value: encodeRecord(key, st), step: st})
 }
 
 // attestation applies a statement of any non-custody predicate: rule 1

@@ -6,7 +6,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -125,6 +127,24 @@ func (l *testLedger) submit(env []byte) (*Event, error) {
 			l.t.Fatalf("Apply refused leaf %d with %v but returned records or an event", e.Index, err)
 		}
 		return nil, err
+	}
+	for _, r := range recs {
+		if st := r.Step(); st != nil {
+			var want HistoryStep
+			if err := json.Unmarshal(r.Value, &want); err != nil || !reflect.DeepEqual(*st, want) {
+				l.t.Fatalf("leaf %d: record %s: Step() = %+v, its value decodes to %+v (%v)", e.Index, r.Key, *st, want, err)
+			}
+		} else if strings.HasPrefix(r.Key, "h/") {
+			l.t.Fatalf("leaf %d: history record %s: Step() = nil", e.Index, r.Key)
+		}
+		if x := r.Exhibit(); x != nil {
+			var want ExhibitRecord
+			if err := json.Unmarshal(r.Value, &want); err != nil || !reflect.DeepEqual(*x, want) {
+				l.t.Fatalf("leaf %d: record %s: Exhibit() = %+v, its value decodes to %+v (%v)", e.Index, r.Key, *x, want, err)
+			}
+		} else if strings.HasPrefix(r.Key, "e/") {
+			l.t.Fatalf("leaf %d: exhibit record %s: Exhibit() = nil", e.Index, r.Key)
+		}
 	}
 	l.v.Set(recs)
 	l.entries = append(l.entries, e)

@@ -653,8 +653,8 @@ func TestSignStatementMulti(t *testing.T) {
 
 func TestMemViewScan(t *testing.T) {
 	v := NewMemView()
-	v.Set([]Record{{"a/1", []byte("1")}, {"a/2", []byte("2")}, {"b/1", []byte("3")}, {"a", []byte("0")}})
-	v.Set([]Record{{"a/2", nil}})
+	v.Set([]Record{{Key: "a/1", Value: []byte("1")}, {Key: "a/2", Value: []byte("2")}, {Key: "b/1", Value: []byte("3")}, {Key: "a", Value: []byte("0")}})
+	v.Set([]Record{{Key: "a/2"}})
 	var keys []string
 	if err := v.Scan("a/", func(k string, _ []byte) error { keys = append(keys, k); return nil }); err != nil {
 		t.Fatal(err)

@@ -1,13 +1,17 @@
 package verify
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/custos-ledger/custos/custody"
+	"github.com/custos-ledger/custos/ledger"
 )
 
 // TestReplayViewLikeMemView holds the replay's compact view to what
@@ -63,5 +67,79 @@ func TestReplayViewLikeMemView(t *testing.T) {
 	x, steps, err := custody.History(rv, "A")
 	if err != nil || x == nil || len(steps) != 3 || steps[2].Event != "unseal" {
 		t.Errorf("History(A) = %v, %+v, %v, want 3 steps, the last an unseal", x, steps, err)
+	}
+}
+
+// TestReplayViewApplied holds the replay's view to custody.MemView over the
+// records custody.Apply makes for the leaves of the golden bundles (exhibit
+// records and history steps handed over decoded): each leaf gets the same
+// verdict from both, and every record reads back the same, by Get and by
+// Scan.
+func TestReplayViewApplied(t *testing.T) {
+	for _, name := range []string{"valid.custos", "dropped-history-entry.custos", "verdict-count-altered.custos"} {
+		b, err := os.ReadFile(filepath.Join("..", "testdata", "bundles", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mem, rv := custody.NewMemView(), newReplayView()
+		br := NewBundleReader(bytes.NewReader(b))
+		applied := 0
+		for {
+			m, err := br.Next()
+			if err != nil {
+				break
+			}
+			if m.Kind != KindLeaf {
+				continue
+			}
+			l, err := ledger.ParseLeaf(m.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := custody.Entry{Index: l.Index, LeafHash: ledger.LeafHash(m.Data), Time: l.Time, Envelope: l.Entry}
+			want, _, werr := custody.Apply(mem, e)
+			got, _, gerr := custody.Apply(rv, e)
+			if fmt.Sprint(gerr) != fmt.Sprint(werr) || len(got) != len(want) {
+				t.Fatalf("%s: leaf %d: Apply on the replay view = %d records, %v; on a MemView %d, %v", name, l.Index, len(got), gerr, len(want), werr)
+			}
+			if werr == nil {
+				applied++
+				mem.Set(want)
+				steps, rest := splitSteps(got)
+				rv.Set(rest, steps)
+			}
+		}
+		if applied < 5 || len(rv.ex) == 0 {
+			t.Fatalf("%s: %d leaves applied, %d exhibit records kept decoded: the test tests nothing", name, applied, len(rv.ex))
+		}
+		var keys []string
+		mem.Scan("", func(k string, want []byte) error {
+			keys = append(keys, k)
+			if got, ok, err := rv.Get(k); !ok || err != nil || string(got) != string(want) {
+				t.Errorf("%s: Get(%s) = %s, %v, %v, want %s", name, k, got, ok, err, want)
+			}
+			return nil
+		})
+		prefixes := []string{"", "e", "e/", "h/", "p/", "k/", "d/"}
+		for _, k := range keys {
+			if len(k) > 4 && k[:2] == "e/" {
+				prefixes = append(prefixes, k, k[:len(k)-1])
+			}
+		}
+		scan := func(v custody.ScanView, prefix string) []string {
+			var out []string
+			v.Scan(prefix, func(k string, b []byte) error {
+				if k[:2] != "n/" {
+					out = append(out, k+"="+string(b))
+				}
+				return nil
+			})
+			return out
+		}
+		for _, prefix := range prefixes {
+			if got, want := scan(rv, prefix), scan(mem, prefix); !slices.Equal(got, want) {
+				t.Errorf("%s: Scan(%q) = %q, want %q", name, prefix, got, want)
+			}
+		}
 	}
 }
