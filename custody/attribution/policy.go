@@ -172,6 +172,13 @@ func ParsePolicy(b []byte) (*Policy, error) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, &ParseError{Msg: "trailing data after the policy document"}
 	}
+	// "not_solely: []" and no not_solely mean the same; keep one form, so
+	// that a parsed policy encodes and parses back to itself.
+	for i := range p.Levels {
+		if len(p.Levels[i].Corroboration.NotSolely) == 0 {
+			p.Levels[i].Corroboration.NotSolely = nil
+		}
+	}
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
