@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -77,9 +78,11 @@ func BenchmarkVerifyBundle(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		restore := tuneGC(f)
 		t0 := time.Now()
 		r, err := verify.VerifyBundle(f, verify.BundleOptions{Policy: policy})
 		elapsed += time.Since(t0)
+		restore()
 		f.Close()
 		stop()
 		if err != nil {
@@ -101,8 +104,30 @@ func BenchmarkVerifyBundle(b *testing.B) {
 	own := peak - min(baseInuse, peak)
 	b.ReportMetric(float64(own)/(1<<20), "verify-peak-MiB")
 	b.ReportMetric(float64(kept)/(1<<20), "report-MiB")
-	b.Logf("GOMAXPROCS %d, %d entries: %.0f entries/s, raw Ed25519 %.0f/s, ratio %.2f, peak heap in use %.1f MiB, of which VerifyBundle's %.1f MiB (%.0f bytes/entry), report kept %.1f MiB",
-		runtime.GOMAXPROCS(0), benchEntries+2, rate, limit, rate/limit, float64(peak)/(1<<20), float64(own)/(1<<20), float64(own)/float64(benchEntries+2), float64(kept)/(1<<20))
+	b.Logf("GOMAXPROCS %d, %d entries, %s: %.0f entries/s, raw Ed25519 %.0f/s, ratio %.2f, peak heap in use %.1f MiB, of which VerifyBundle's %.1f MiB (%.0f bytes/entry), report kept %.1f MiB",
+		runtime.GOMAXPROCS(0), benchEntries+2, gcSetting, rate, limit, rate/limit, float64(peak)/(1<<20), float64(own)/(1<<20), float64(own)/float64(benchEntries+2), float64(kept)/(1<<20))
+}
+
+// gcSetting says which collector settings the benchmark ran under.
+var gcSetting string
+
+// tuneGC sets the collector as custos verify does for the bundle file f
+// (see VerifyBundle's Memory doc), unless GOGC or GOMEMLIMIT is set, and
+// returns the function that restores it.
+func tuneGC(f *os.File) (restore func()) {
+	fi, err := f.Stat()
+	if err != nil || os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		gcSetting = fmt.Sprintf("GOGC=%q GOMEMLIMIT=%q from the environment", os.Getenv("GOGC"), os.Getenv("GOMEMLIMIT"))
+		return func() {}
+	}
+	lim := max(fi.Size(), verify.GCMinLimit)
+	gcSetting = fmt.Sprintf("collector as custos verify sets it: GOGC=%d, memory limit %d MiB", verify.GCPercent, lim>>20)
+	percent := debug.SetGCPercent(verify.GCPercent)
+	old := debug.SetMemoryLimit(lim)
+	return func() {
+		debug.SetGCPercent(percent)
+		debug.SetMemoryLimit(old)
+	}
 }
 
 // sampleHeap records the largest HeapInuse seen every 20ms until stop.

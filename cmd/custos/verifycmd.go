@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -62,6 +63,7 @@ func (e *env) verifyCommand() *cli.Command {
 				return err
 			}
 			defer f.Close()
+			defer tuneGC(f)()
 			report, verr := verify.VerifyBundle(bufio.NewReaderSize(f, 1<<20), verify.BundleOptions{
 				Policy: policy, Evidence: c.String("evidence"), KnownCheckpoints: known,
 			})
@@ -73,6 +75,22 @@ func (e *env) verifyCommand() *cli.Command {
 			}
 			return verr
 		},
+	}
+}
+
+// tuneGC sets the collector for VerifyBundle over the bundle file f, as
+// its Memory doc says, unless GOGC or GOMEMLIMIT is set in the
+// environment; it returns the function that restores the settings.
+func tuneGC(f *os.File) (restore func()) {
+	fi, err := f.Stat()
+	if err != nil || os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	percent := debug.SetGCPercent(verify.GCPercent)
+	limit := debug.SetMemoryLimit(max(fi.Size(), verify.GCMinLimit))
+	return func() {
+		debug.SetGCPercent(percent)
+		debug.SetMemoryLimit(limit)
 	}
 }
 
