@@ -503,7 +503,11 @@ func keyKey(id string) string             { return "k/" + id }
 func exhibitKey(id string) string         { return "e/" + id }
 func digestKey(sha256hex string) string   { return "d/" + sha256hex }
 func historyPrefix(exhibit string) string { return "h/" + exhibit + "/" }
-func historyKey(ex string, i int64) string {
+
+// HistoryKey is the index key of the history step of exhibit ex at leaf i:
+// "h/<ex>/<i, 16 digits>", so that a scan of an exhibit's prefix gives its
+// steps in leaf order.
+func HistoryKey(ex string, i int64) string {
 	// fmt.Sprintf("h/%s/%016d", ex, i), for i ≥ 0, without fmt.
 	b := make([]byte, 0, len(ex)+20)
 	b = append(append(append(b, "h/"...), ex...), '/')
@@ -744,7 +748,7 @@ func (a *applier) step(event string) *HistoryStep {
 }
 
 func (a *applier) putStep(exhibit string, st *HistoryStep) {
-	key := historyKey(exhibit, a.e.Index)
+	key := HistoryKey(exhibit, a.e.Index)
 	a.tx.setRecord(Record{Key: key, Value: encodeRecord(key, st), step: st})
 }
 

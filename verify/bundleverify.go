@@ -1665,7 +1665,7 @@ func (v *replayView) Scan(prefix string, fn func(key string, value []byte) error
 	}
 	for _, ex := range v.stepExhibits(prefix) {
 		for _, st := range v.steps[ex] {
-			if k := fmt.Sprintf("h/%s/%016d", ex, st.Index); strings.HasPrefix(k, prefix) {
+			if k := custody.HistoryKey(ex, st.Index); strings.HasPrefix(k, prefix) {
 				b, err := json.Marshal(&st)
 				if err != nil {
 					return err
