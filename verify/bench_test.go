@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -67,6 +68,7 @@ func BenchmarkVerifyBundle(b *testing.B) {
 
 	var peak, kept, baseInuse uint64
 	var elapsed time.Duration
+	var cpu cpuClasses
 	for b.Loop() {
 		runtime.GC()
 		var ms runtime.MemStats
@@ -79,9 +81,11 @@ func BenchmarkVerifyBundle(b *testing.B) {
 			b.Fatal(err)
 		}
 		restore := tuneGC(f)
+		c0 := readCPUClasses()
 		t0 := time.Now()
 		r, err := verify.VerifyBundle(f, verify.BundleOptions{Policy: policy})
 		elapsed += time.Since(t0)
+		cpu = cpu.add(readCPUClasses().sub(c0))
 		restore()
 		f.Close()
 		stop()
@@ -104,8 +108,29 @@ func BenchmarkVerifyBundle(b *testing.B) {
 	own := peak - min(baseInuse, peak)
 	b.ReportMetric(float64(own)/(1<<20), "verify-peak-MiB")
 	b.ReportMetric(float64(kept)/(1<<20), "report-MiB")
-	b.Logf("GOMAXPROCS %d, %d entries, %s: %.0f entries/s, raw Ed25519 %.0f/s, ratio %.2f, peak heap in use %.1f MiB, of which VerifyBundle's %.1f MiB (%.0f bytes/entry), report kept %.1f MiB",
-		runtime.GOMAXPROCS(0), benchEntries+2, gcSetting, rate, limit, rate/limit, float64(peak)/(1<<20), float64(own)/(1<<20), float64(own)/float64(benchEntries+2), float64(kept)/(1<<20))
+	b.ReportMetric(cpu.idle/cpu.total, "idle-share")
+	b.ReportMetric(cpu.gc/cpu.total, "gc-share")
+	b.Logf("GOMAXPROCS %d, %d entries, %s: %.0f entries/s, raw Ed25519 %.0f/s, ratio %.2f, peak heap in use %.1f MiB, of which VerifyBundle's %.1f MiB (%.0f bytes/entry), report kept %.1f MiB; of the cores' time (Go's runtime/metrics), idle %.1f%%, collector %.1f%%, %.1f µs per entry in all",
+		runtime.GOMAXPROCS(0), benchEntries+2, gcSetting, rate, limit, rate/limit, float64(peak)/(1<<20), float64(own)/(1<<20), float64(own)/float64(benchEntries+2), float64(kept)/(1<<20),
+		100*cpu.idle/cpu.total, 100*cpu.gc/cpu.total, cpu.total*1e6/float64(b.N*(benchEntries+2)))
+}
+
+// cpuClasses are Go's accounting of the cores' time (runtime/metrics),
+// in seconds: in all (wall time × GOMAXPROCS), idle, and the collector's.
+type cpuClasses struct{ total, idle, gc float64 }
+
+func readCPUClasses() cpuClasses {
+	ss := []metrics.Sample{{Name: "/cpu/classes/total:cpu-seconds"}, {Name: "/cpu/classes/idle:cpu-seconds"}, {Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(ss)
+	return cpuClasses{ss[0].Value.Float64(), ss[1].Value.Float64(), ss[2].Value.Float64()}
+}
+
+func (c cpuClasses) sub(d cpuClasses) cpuClasses {
+	return cpuClasses{c.total - d.total, c.idle - d.idle, c.gc - d.gc}
+}
+
+func (c cpuClasses) add(d cpuClasses) cpuClasses {
+	return cpuClasses{c.total + d.total, c.idle + d.idle, c.gc + d.gc}
 }
 
 // gcSetting says which collector settings the benchmark ran under.
