@@ -201,6 +201,7 @@ type PublicKey struct {
 	keyID    string
 	typ      KeyType
 	verifier signature.Verifier
+	ed25519  *ed25519Key // the decoded point, for an Ed25519 key (see ed25519Key)
 }
 
 // ParsePublicKey parses a PKIX "PUBLIC KEY" PEM file of at most
@@ -264,6 +265,11 @@ func NewPublicKey(pub crypto.PublicKey) (*PublicKey, error) {
 	p.verifier, err = signature.LoadVerifierWithOpts(pub, options.WithHash(p.hash()))
 	if err != nil {
 		return nil, fmt.Errorf("custody: loading %s verifier: %w", t, err)
+	}
+	if k, ok := pub.(ed25519.PublicKey); ok {
+		if p.ed25519, err = newEd25519Key(k); err != nil {
+			return nil, fmt.Errorf("custody: invalid %s public key: %w", t, err)
+		}
 	}
 	return p, nil
 }

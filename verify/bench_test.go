@@ -85,7 +85,6 @@ func BenchmarkVerifyBundle(b *testing.B) {
 		t0 := time.Now()
 		r, err := verify.VerifyBundle(f, verify.BundleOptions{Policy: policy})
 		elapsed += time.Since(t0)
-		cpu = cpu.add(readCPUClasses().sub(c0))
 		restore()
 		f.Close()
 		stop()
@@ -95,7 +94,8 @@ func BenchmarkVerifyBundle(b *testing.B) {
 		if r.Entries != int64(benchEntries+2) {
 			b.Fatalf("verified %d entries, want %d", r.Entries, benchEntries+2)
 		}
-		runtime.GC()
+		runtime.GC() // which also brings the cores' accounting up to date
+		cpu = cpu.add(readCPUClasses().sub(c0))
 		runtime.ReadMemStats(&ms)
 		kept = ms.HeapAlloc - min(base, ms.HeapAlloc)
 		runtime.KeepAlive(r)
@@ -117,6 +117,7 @@ func BenchmarkVerifyBundle(b *testing.B) {
 
 // cpuClasses are Go's accounting of the cores' time (runtime/metrics),
 // in seconds: in all (wall time × GOMAXPROCS), idle, and the collector's.
+// The runtime updates them at each collection: read them after one.
 type cpuClasses struct{ total, idle, gc float64 }
 
 func readCPUClasses() cpuClasses {
