@@ -96,6 +96,96 @@ func ParseInclusionProof(b []byte) (*InclusionProof, error) {
 	return nil, bad("index", "missing index line")
 }
 
+// An InclusionProofParser parses the tlog-proofs of many leaves of one
+// tree in turn, as a bundle verifier's worker does, and gives for each what
+// ParseInclusionProof gives. Proofs of nearby leaves share the lines of the
+// upper levels of their paths, so it keeps the hash lines it decoded, one a
+// level (counted from the root: a line's place from the end of the path),
+// and decodes only a line that differs from the one it keeps for its level:
+// equal text decodes to the same hash. It walks the form custos writes
+// (no extra line, hash lines of 44 bytes); any other text, and any text it
+// does not accept, goes to ParseInclusionProof, whose proof or error is the
+// answer. FuzzInclusionProofParser holds it to ParseInclusionProof.
+//
+// The zero value is ready to use. It is not safe for concurrent use.
+type InclusionProofParser struct {
+	p InclusionProof
+	// The line and hash kept for level d (0 is the root's child) are in
+	// slot MaxProofHashes-1-d, so that a proof of k hashes, leaf's sibling
+	// first, is hash[MaxProofHashes-k:] whatever its length. known has bit
+	// s set when slot s holds a line and its hash.
+	known uint64
+	line  [MaxProofHashes][hashLineLen]byte
+	hash  [MaxProofHashes]Hash
+}
+
+// hashLineLen is the length of a hash line: base64.StdEncoding.EncodedLen(32).
+const hashLineLen = 44
+
+// Parse is ParseInclusionProof(b). The proof it returns, and its Path, are
+// the parser's when b is in the form custos writes: they hold until the
+// next Parse, which overwrites them.
+func (pp *InclusionProofParser) Parse(b []byte) (*InclusionProof, error) {
+	if p, ok := pp.parse(b); ok {
+		return p, nil
+	}
+	return ParseInclusionProof(b)
+}
+
+// parse parses b if it is in the form custos writes, a header line, an
+// index line, k hash lines of hashLineLen bytes, an empty line and a
+// checkpoint, and ParseInclusionProof accepts it; else it returns false.
+// In that form the first "\n\n", where ParseInclusionProof cuts the
+// checkpoint off, is the empty line: the lines before it are not empty and
+// a hash line decodes only if it holds no '\n'.
+func (pp *InclusionProofParser) parse(b []byte) (*InclusionProof, bool) {
+	if len(b) > MaxProofSize {
+		return nil, false
+	}
+	rest, ok := bytes.CutPrefix(b, []byte(inclusionHeader+"\nindex "))
+	if !ok {
+		return nil, false
+	}
+	// The index: a canonical decimal of at most 18 digits, as
+	// parseDecimalBytes takes it without parseDecimal.
+	var index int64
+	i := 0
+	for ; i < len(rest) && i <= 18 && rest[i] >= '0' && rest[i] <= '9'; i++ {
+		index = index*10 + int64(rest[i]-'0')
+	}
+	if i == 0 || i > 18 || i > 1 && rest[0] == '0' || i == len(rest) || rest[i] != '\n' {
+		return nil, false
+	}
+	rest = rest[i+1:]
+	// Count the hash lines up to the empty line.
+	k := 0
+	for len(rest) > k*(hashLineLen+1) && rest[k*(hashLineLen+1)] != '\n' {
+		if end := k*(hashLineLen+1) + hashLineLen; end >= len(rest) || rest[end] != '\n' || k == MaxProofHashes {
+			return nil, false
+		}
+		k++
+	}
+	cp := rest[min(len(rest), k*(hashLineLen+1)+1):]
+	if len(cp) == 0 {
+		return nil, false
+	}
+	for j := range k {
+		s := MaxProofHashes - k + j
+		line := rest[j*(hashLineLen+1) : j*(hashLineLen+1)+hashLineLen]
+		if pp.known&(1<<s) != 0 && string(line) == string(pp.line[s][:]) {
+			continue
+		}
+		if !decodeHash(&pp.hash[s], line) {
+			pp.known &^= 1 << s
+			return nil, false
+		}
+		copy(pp.line[s][:], line)
+		pp.known |= 1 << s
+	}
+	pp.p = InclusionProof{Index: index, Path: pp.hash[MaxProofHashes-k:], Checkpoint: cp}
+	return &pp.p, true
+}
+
 // parseHashLines parses the hash lines of text (none if !some), one base64
 // hash a line, as parseHashes does.
 func parseHashLines(text []byte, some bool) ([]Hash, error) {

@@ -8,12 +8,13 @@ import (
 )
 
 // inclusion checks the leaf's tlog-proof against the bundle's checkpoint.
-// h is the leaf's hash, computed from leafBytes. A proof that carries the
-// bundle's checkpoint byte for byte is run against
-// the root already verified, through memo; any other must verify on its
-// own (Inclusion) and be of the same size and root.
+// h is the leaf's hash, computed from leafBytes. The proof is parsed by
+// the memo's parser, which decodes only the hash lines the last proof did
+// not have. A proof that carries the bundle's checkpoint byte for byte is
+// run against the root already verified, through memo; any other must
+// verify on its own (Inclusion) and be of the same size and root.
 func (v *bundleVerifier) inclusion(memo *pathMemo, proofText, leafBytes []byte, l *ledger.Leaf, h ledger.Hash) error {
-	p, err := ledger.ParseInclusionProof(proofText)
+	p, err := memo.proofs.Parse(proofText)
 	if err != nil {
 		return err
 	}

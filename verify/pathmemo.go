@@ -2,6 +2,8 @@ package verify
 
 import (
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/custos-ledger/custos/ledger"
 )
 
 // A pathMemo checks RFC 6962 inclusion proofs (RFC 6962 §2.1.1, as
@@ -29,6 +31,10 @@ type pathMemo struct {
 	depth int
 	node  [64]memoNode
 	sib   [64]tlog.Hash
+	// proofs parses the proofs the memo checks: it is the worker's, as the
+	// memo is, and decodes only the hash lines that differ from the last
+	// proof's, the same levels the memo does not already know.
+	proofs ledger.InclusionProofParser
 }
 
 // A memoNode is the subtree over leaves [lo, hi) and its hash.
