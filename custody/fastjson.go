@@ -333,16 +333,11 @@ func (d *fastDecoder) value(v reflect.Value, f *fastField) bool {
 		v.SetInt(n)
 		return ok
 	case fastStrings:
-		var list []string
-		if !d.array(func() bool {
+		return d.array(func() bool {
 			s, ok := d.str()
-			list = append(list, s)
+			appendElem(v).SetString(s)
 			return ok
-		}) {
-			return false
-		}
-		v.Set(reflect.ValueOf(list).Convert(v.Type()))
-		return true
+		})
 	case fastStruct:
 		return d.object(v, f.elem)
 	case fastStructPtr:
@@ -350,26 +345,15 @@ func (d *fastDecoder) value(v reflect.Value, f *fastField) bool {
 		v.Set(p)
 		return d.object(p.Elem(), f.elem)
 	case fastInts:
-		var list []int64
-		if !d.array(func() bool {
+		return d.array(func() bool {
 			n, ok := d.int()
-			list = append(list, n)
+			appendElem(v).SetInt(n)
 			return ok
-		}) {
-			return false
-		}
-		v.Set(reflect.ValueOf(list))
-		return true
+		})
 	case fastStructs:
-		list := reflect.MakeSlice(v.Type(), 0, 1)
-		if !d.array(func() bool {
-			list = reflect.Append(list, reflect.Zero(v.Type().Elem()))
-			return d.object(list.Index(list.Len()-1), f.elem)
-		}) {
-			return false
-		}
-		v.Set(list)
-		return true
+		return d.array(func() bool {
+			return d.object(appendElem(v), f.elem)
+		})
 	case fastStringMap:
 		m, ok := d.stringMap()
 		if ok {
@@ -388,6 +372,19 @@ func (d *fastDecoder) value(v reflect.Value, f *fastField) bool {
 		return true
 	}
 	return false
+}
+
+// appendElem appends a zero element to the slice v, which is settable
+// (fastDecode's v points to it), and returns the element: the slice grows
+// in place, as append grows it, where reflect.Append would allocate a
+// slice header as well.
+func appendElem(v reflect.Value) reflect.Value {
+	n := v.Len()
+	v.Grow(1)
+	v.SetLen(n + 1)
+	e := v.Index(n)
+	e.SetZero()
+	return e
 }
 
 // array reads a non-empty JSON array, calling elem for each element.
@@ -417,7 +414,8 @@ func (d *fastDecoder) stringMap() (map[string]string, bool) {
 		return nil, false
 	}
 	m := make(map[string]string, 1)
-	var keys [][]byte
+	var arr [8][]byte // digest sets have one or two keys
+	keys := arr[:0]
 	for {
 		k, ok := d.key()
 		if !ok || foldSeen(keys, k) {
@@ -428,7 +426,7 @@ func (d *fastDecoder) stringMap() (map[string]string, bool) {
 		if !ok {
 			return nil, false
 		}
-		m[string(k)] = s
+		m[intern(k)] = s
 		if d.consume(',') {
 			continue
 		}
@@ -466,7 +464,11 @@ func foldSeen(keys [][]byte, k []byte) bool {
 
 // str reads a JSON string and returns its value. Escapes are decoded as
 // encoding/json decodes them; a \u escape of a surrogate is left to it.
-func (d *fastDecoder) str() (string, bool) {
+func (d *fastDecoder) str() (string, bool) { return d.readStr(true) }
+
+// readStr is str; unless keep, it only checks the string (skip), and
+// makes no copy of it if it holds no escape.
+func (d *fastDecoder) readStr(keep bool) (string, bool) {
 	if !d.consume('"') {
 		return "", false
 	}
@@ -474,7 +476,10 @@ func (d *fastDecoder) str() (string, bool) {
 	for ; d.i < len(d.b); d.i++ {
 		switch c := d.b[d.i]; {
 		case c == '"':
-			s := string(d.b[start:d.i])
+			var s string
+			if keep {
+				s = intern(d.b[start:d.i])
+			}
 			d.i++
 			return s, true
 		case c == '\\':
@@ -484,6 +489,34 @@ func (d *fastDecoder) str() (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// internedStrings are strings that nearly every statement holds: its
+// type, its predicate type, digest algorithm names. intern returns these
+// rather than a new copy of each; a string's value is the same either way.
+var internedStrings, internMaxLen = func() (map[string]string, int) {
+	m := map[string]string{StatementType: StatementType}
+	for t := range eventOf {
+		m[t] = t
+	}
+	for alg := range hexDigestLen {
+		m[alg] = alg
+	}
+	n := 0
+	for s := range m {
+		n = max(n, len(s))
+	}
+	return m, n
+}()
+
+// intern returns string(b), as internedStrings holds it if it does.
+func intern(b []byte) string {
+	if len(b) <= internMaxLen {
+		if s, ok := internedStrings[string(b)]; ok {
+			return s
+		}
+	}
+	return string(b)
 }
 
 // escaped finishes reading a string that holds an escape, from start.
@@ -578,7 +611,8 @@ func (d *fastDecoder) skip() bool {
 			d.depth--
 			return true
 		}
-		var keys [][]byte
+		var arr [8][]byte // a predicate has a handful of fields
+		keys := arr[:0]
 		for {
 			k, ok := d.key()
 			if !ok || foldSeen(keys, k) || len(keys) == 64 {
@@ -614,7 +648,7 @@ func (d *fastDecoder) skip() bool {
 			return d.consume(']')
 		}
 	case '"':
-		_, ok := d.str()
+		_, ok := d.readStr(false)
 		return ok
 	case 't':
 		return d.literal("true")

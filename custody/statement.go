@@ -99,12 +99,14 @@ func ParseStatement(b []byte) (*Statement, error) {
 		return nil, parseErr(what, "subject", "want at least one subject")
 	}
 	for i, sub := range s.Subject {
-		field := fmt.Sprintf("subject[%d]", i)
-		if err := checkDigestSet(field+".digest", sub.Digest); err != nil {
+		// The field names are made only for an error: a replay parses a
+		// statement for every leaf.
+		field := func() string { return fmt.Sprintf("subject[%d]", i) }
+		if err := checkDigestSet(func() string { return field() + ".digest" }, sub.Digest); err != nil {
 			return nil, err
 		}
 		if err := checkObject(sub.Annotations); err != nil {
-			return nil, &ParseError{What: what, Field: field + ".annotations", Err: err}
+			return nil, &ParseError{What: what, Field: field() + ".annotations", Err: err}
 		}
 	}
 	switch {
@@ -119,37 +121,40 @@ func ParseStatement(b []byte) (*Statement, error) {
 	return &s, nil
 }
 
-func checkDigestSet(field string, d map[string]string) error {
+// checkDigestSet checks the digest set d of the field that field names
+// (called only for an error).
+func checkDigestSet(field func() string, d map[string]string) error {
 	const what = "statement"
 	if len(d) == 0 {
-		return parseErr(what, field, "want at least one digest")
+		return parseErr(what, field(), "want at least one digest")
 	}
 	if _, ok := d[identityAlgorithm]; !ok {
-		return parseErr(what, field+"."+identityAlgorithm, "missing: every subject must carry its SHA-256 digest")
+		return parseErr(what, field()+"."+identityAlgorithm, "missing: every subject must carry its SHA-256 digest")
 	}
 	// Sorted, so that the error reported for a bad digest set is always the same.
-	algs := make([]string, 0, len(d))
+	var arr [8]string // most sets have one or two digests
+	algs := arr[:0]
 	for alg := range d {
 		algs = append(algs, alg)
 	}
 	slices.Sort(algs)
 	for _, alg := range algs {
 		if !validAlgorithm(alg) {
-			return parseErr(what, field, "algorithm name %s: want 1 to %d characters of a-z, 0-9, '-' or '_', starting with a letter or digit",
+			return parseErr(what, field(), "algorithm name %s: want 1 to %d characters of a-z, 0-9, '-' or '_', starting with a letter or digit",
 				quoteShort(alg), maxAlgorithmLen)
 		}
 		v := d[alg]
-		f := field + "." + alg
+		f := func() string { return field() + "." + alg }
 		n, known := hexDigestLen[alg]
 		switch {
 		case known && len(v) != n:
-			return parseErr(what, f, "want %d lowercase hex characters, got %d", n, len(v))
+			return parseErr(what, f(), "want %d lowercase hex characters, got %d", n, len(v))
 		case known && !isLowerHex(v):
-			return parseErr(what, f, "want %d lowercase hex characters, got a character outside 0-9a-f", n)
+			return parseErr(what, f(), "want %d lowercase hex characters, got a character outside 0-9a-f", n)
 		case v == "":
-			return parseErr(what, f, "must not be empty")
+			return parseErr(what, f(), "must not be empty")
 		case len(v) > maxDigestLen:
-			return parseErr(what, f, "want at most %d characters, got %d", maxDigestLen, len(v))
+			return parseErr(what, f(), "want at most %d characters, got %d", maxDigestLen, len(v))
 		}
 	}
 	return nil
