@@ -445,9 +445,10 @@ type bundleVerifier struct {
 	pendingKnow *Member        // a known/<size>.checkpoint waiting for its proof
 
 	view    *replayView
-	present []int64 // indexes of the leaves in the bundle, increasing
-	leaves  int64   // leaf members seen
-	lastIx  int64   // index of the last leaf committed, -1 before the first
+	pending *pendingWindow // checked and not yet committed (checkBatch)
+	present []int64        // indexes of the leaves in the bundle, increasing
+	leaves  int64          // leaf members seen
+	lastIx  int64          // index of the last leaf committed, -1 before the first
 	lastH   ledger.Hash
 	lastT   time.Time
 	refused map[int64]bool // leaves the custody replay refused
@@ -498,6 +499,11 @@ func (v *bundleVerifier) run(r io.Reader) error {
 
 	n := 0
 	for it := range ch {
+		if it.batch == nil {
+			// Anything but leaves, the end included, comes after the
+			// leaves before it are committed.
+			v.commitPending()
+		}
 		if it.err != nil {
 			if it.err == io.EOF {
 				if n < 2 {
@@ -855,9 +861,22 @@ type leafResult struct {
 	rest     []custody.Record // recs less those steps
 }
 
-// checkBatch checks a batch of leaves: in parallel, everything that does
-// not depend on the other leaves (and a speculative custody.Apply), then in
-// order, the links between leaves and the custody commit.
+// A window of leaves goes through three phases: first, in parallel,
+// everything that depends on no other leaf (checkStatic: the leaf parsed,
+// hashed and proved included); then, in parallel, custody.Apply run
+// speculatively against the state before the window (checkApply); then,
+// in index order, the links between leaves and the custody commit
+// (commit). The first phase of a window runs while the window before it
+// is committed, so that the other cores do not wait on the commit, which
+// is serial.
+type pendingWindow struct {
+	batch []item
+	res   []leafResult
+}
+
+// checkBatch runs the first phase of batch while the window before it, if
+// any, is committed; then the second phase of batch. The batch stays
+// pending until commitPending.
 func (v *bundleVerifier) checkBatch(batch []item) {
 	if !v.sawLeaf {
 		v.sawLeaf = true
@@ -866,60 +885,67 @@ func (v *bundleVerifier) checkBatch(batch []item) {
 		}
 	}
 	res := make([]leafResult, len(batch))
-	var next atomic.Int64
-	workers := min(runtime.GOMAXPROCS(0), len(batch))
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
+	var static sync.WaitGroup
+	static.Go(func() {
+		parallelWorkers(len(batch), func() func(i int) {
 			var memo *pathMemo
 			if v.cpVerified {
 				memo = newPathMemo(v.cp.Size, v.cp.Root)
 			}
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(batch) {
-					return
-				}
-				v.checkLeaf(batch[i], &res[i], memo)
-			}
+			return func(i int) { v.checkStatic(batch[i], &res[i], memo) }
 		})
+	})
+	v.commitPending()
+	static.Wait()
+	parallel(len(batch), func(i int) { v.checkApply(batch[i], &res[i]) })
+	v.pending = &pendingWindow{batch: batch, res: res}
+}
+
+// commitPending commits the pending window, if any.
+func (v *bundleVerifier) commitPending() {
+	w := v.pending
+	if w == nil {
+		return
 	}
-	wg.Wait()
+	v.pending = nil
 	// The keys the window's commits wrote, by hash: a collision only
 	// applies a leaf again, which gives the same result.
-	written := make(map[uint64]struct{}, 4*len(batch))
-	for i := range batch {
-		v.commit(batch[i].leaf, &res[i], written)
+	written := make(map[uint64]struct{}, 4*len(w.batch))
+	for i := range w.batch {
+		v.commit(w.batch[i].leaf, &w.res[i], written)
 	}
 }
 
-// checkLeaf is the parallel phase for one leaf. It reads v.view, which no
-// one writes meanwhile. memo is the worker's, nil when the checkpoint did
-// not verify.
-func (v *bundleVerifier) checkLeaf(it item, r *leafResult, memo *pathMemo) {
+// checkStatic is the first phase for one leaf: it reads nothing the other
+// leaves change. memo is the worker's, nil when the checkpoint did not
+// verify.
+func (v *bundleVerifier) checkStatic(it item, r *leafResult, memo *pathMemo) {
 	m := it.leaf
-	bad := func(check, format string, args ...any) {
-		r.problems = append(r.problems, Problem{Check: check, Index: m.Index, Msg: fmt.Sprintf(format, args...), class: ErrInvalid})
-	}
 	l, err := ledger.ParseLeaf(m.Data)
 	if err != nil {
-		bad("leaf", "%s does not parse: %v", m.Name, err)
+		r.bad(m.Index, "leaf", "%s does not parse: %v", m.Name, err)
 		return
 	}
 	if l.Index != m.Index {
-		bad("leaf", "%s records index %d: leaves are out of place (reordered or renamed)", m.Name, l.Index)
+		r.bad(m.Index, "leaf", "%s records index %d: leaves are out of place (reordered or renamed)", m.Name, l.Index)
 	}
 	r.leaf = l
 	r.hash = ledger.LeafHash(m.Data)
 	if it.proof == nil {
-		bad("inclusion", "leaf %d has no tlog-proof", m.Index)
+		r.bad(m.Index, "inclusion", "leaf %d has no tlog-proof", m.Index)
 	} else if v.cpVerified {
 		if err := v.inclusion(memo, it.proof.Data, m.Data, l, r.hash); err != nil {
-			bad("inclusion", "%v", err)
+			r.bad(m.Index, "inclusion", "%v", err)
 		}
 	}
-	if l.Index != m.Index {
-		return // not applied: its index is not where it stands
+}
+
+// checkApply is the second phase for one leaf: custody.Apply against
+// v.view, which no one writes meanwhile, logging the keys it reads.
+func (v *bundleVerifier) checkApply(it item, r *leafResult) {
+	l := r.leaf
+	if l == nil || l.Index != it.leaf.Index {
+		return // not applied: it does not parse, or its index is not where it stands
 	}
 	r.entry = custody.Entry{Index: l.Index, LeafHash: r.hash, Time: l.Time, Envelope: l.Entry}
 	rv := &recordingView{v: v.view, keys: make([]string, 0, 8)}
@@ -928,6 +954,11 @@ func (v *bundleVerifier) checkLeaf(it item, r *leafResult, memo *pathMemo) {
 	if r.err == nil {
 		r.steps, r.rest = splitSteps(r.recs)
 	}
+}
+
+// bad records a problem of the leaf at index.
+func (r *leafResult) bad(index int64, check, format string, args ...any) {
+	r.problems = append(r.problems, Problem{Check: check, Index: index, Msg: fmt.Sprintf(format, args...), class: ErrInvalid})
 }
 
 // commit is the in-order phase for one leaf.
@@ -1226,10 +1257,18 @@ func (v *bundleVerifier) finish() error {
 
 // parallel calls f(0), ..., f(n-1) on GOMAXPROCS goroutines.
 func parallel(n int, f func(i int)) {
+	parallelWorkers(n, func() func(int) { return f })
+}
+
+// parallelWorkers calls f(0), ..., f(n-1) on GOMAXPROCS goroutines, each
+// with the function worker returns for it (which may hold the goroutine's
+// own buffers).
+func parallelWorkers(n int, worker func() func(i int)) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), n) {
 		wg.Go(func() {
+			f := worker()
 			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
 				f(i)
 			}
