@@ -7,6 +7,7 @@ import (
 	"errors"
 	"hash"
 	"strconv"
+	"sync"
 
 	"filippo.io/edwards25519"
 )
@@ -59,12 +60,14 @@ func (k *ed25519Key) verifyPAE(payloadType string, payload, sig []byte) bool {
 		return false
 	}
 	// k = SHA-512(R || A || M) mod l, M the PAE.
-	h := sha512.New()
+	hs := hashers.Get().(*hasher)
+	defer hashers.Put(hs)
+	h := hs.h
+	h.Reset()
 	h.Write(sig[:32])
 	h.Write(k.a[:])
-	writePAE(h, payloadType, payload)
-	var digest [sha512.Size]byte
-	kScalar, err := new(edwards25519.Scalar).SetUniformBytes(h.Sum(digest[:0]))
+	hs.writePAE(payloadType, payload)
+	kScalar, err := new(edwards25519.Scalar).SetUniformBytes(h.Sum(hs.digest[:0]))
 	if err != nil {
 		return false // cannot happen: the digest is 64 bytes
 	}
@@ -77,15 +80,30 @@ func (k *ed25519Key) verifyPAE(payloadType string, payload, sig []byte) bool {
 	return subtle.ConstantTimeCompare(sig[:32], r.Bytes()) == 1
 }
 
+// A hasher is a SHA-512 state and buffers, kept in a pool: the replay's
+// workers check a signature each some 30 µs, and a new state and buffer
+// for each were a tenth of the replay's allocations besides the records.
+type hasher struct {
+	h      hash.Hash
+	buf    []byte
+	digest [sha512.Size]byte
+}
+
+var hashers = sync.Pool{New: func() any { return &hasher{h: sha512.New(), buf: make([]byte, 0, 128)} }}
+
 // writePAE writes the DSSE v1 pre-authentication encoding,
-// "DSSEv1 <len(type)> <type> <len(body)> <body>" with decimal lengths, to h
-// (go-securesystemslib's dsse.PAE; FuzzEd25519Agrees compares the two).
-func writePAE(h hash.Hash, payloadType string, payload []byte) {
-	var buf [128]byte
-	b := append(buf[:0], "DSSEv1 "...)
+// "DSSEv1 <len(type)> <type> <len(body)> <body>" with decimal lengths, to
+// the hash (go-securesystemslib's dsse.PAE; FuzzEd25519Agrees compares the
+// two).
+func (hs *hasher) writePAE(payloadType string, payload []byte) {
+	b := append(hs.buf[:0], "DSSEv1 "...)
 	b = strconv.AppendInt(b, int64(len(payloadType)), 10)
 	b = append(append(append(b, ' '), payloadType...), ' ')
 	b = strconv.AppendInt(b, int64(len(payload)), 10)
-	h.Write(append(b, ' '))
-	h.Write(payload)
+	b = append(b, ' ')
+	hs.h.Write(b)
+	hs.h.Write(payload)
+	if cap(b) <= 1<<10 {
+		hs.buf = b // a long payload type is not kept
+	}
 }
