@@ -24,6 +24,7 @@ package custody
 // "<exhibit>/..."; History skips those keys.
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -317,6 +318,7 @@ func Apply(v View, e Entry) ([]Record, *Event, error) {
 		return nil, nil, fmt.Errorf("custody: Apply at negative index %d", e.Index)
 	}
 	a := &applier{tx: tx{v: v, set: make([]Record, 0, 8)}, e: e, ref: e.Ref()}
+	a.signers = a.signerBuf[:0]
 	ev, err := a.apply()
 	if err != nil {
 		return nil, nil, err
@@ -362,25 +364,46 @@ func (t *tx) get(key string, into any) (bool, error) {
 	if !ok || err != nil {
 		return false, err
 	}
-	// The k/, d/ and n/ records, read for every entry, are a JSON string
-	// or number; plain ones are read without encoding/json, to the same
-	// value.
-	switch into := into.(type) {
-	case *string:
-		if s, ok := plainString(b); ok {
-			*into = s
-			return true, nil
-		}
-	case *int64:
-		if n, ok := plainInt(b); ok {
-			*into = n
-			return true, nil
-		}
-	}
 	if err := decodeRecord(b, into); err != nil {
 		return false, fmt.Errorf("custody: record %s does not decode: %w", key, err)
 	}
 	return true, nil
+}
+
+// The k/ and d/ records, read for every entry, are a JSON string, and the
+// n/ records a JSON number: getString and getInt are get of a string and
+// of an int64. Plain ones are read without encoding/json, to the same
+// value, and without a variable that escapes to the heap through get's
+// interface.
+
+func (t *tx) getString(key string) (string, bool, error) {
+	b, ok, err := t.raw(key)
+	if !ok || err != nil {
+		return "", false, err
+	}
+	if s, ok := plainString(b); ok {
+		return s, true, nil
+	}
+	var s string
+	if err := decodeRecord(b, &s); err != nil {
+		return "", false, fmt.Errorf("custody: record %s does not decode: %w", key, err)
+	}
+	return s, true, nil
+}
+
+func (t *tx) getInt(key string) (int64, bool, error) {
+	b, ok, err := t.raw(key)
+	if !ok || err != nil {
+		return 0, false, err
+	}
+	if n, ok := plainInt(b); ok {
+		return n, true, nil
+	}
+	var n int64
+	if err := decodeRecord(b, &n); err != nil {
+		return 0, false, fmt.Errorf("custody: record %s does not decode: %w", key, err)
+	}
+	return n, true, nil
 }
 
 // plainString returns the string a JSON string of printable ASCII without
@@ -456,12 +479,16 @@ func encodeRecord(key string, v any) []byte {
 			return append(append(append(make([]byte, 0, len(v)+2), '"'), v...), '"')
 		}
 	case *ExhibitRecord:
-		if b, ok := appendExhibitRecord(make([]byte, 0, 384), v); ok {
-			return b
+		// Written on the stack and copied at its size: a replay keeps
+		// every record it writes.
+		var buf [512]byte
+		if b, ok := appendExhibitRecord(buf[:0], v); ok {
+			return bytes.Clone(b)
 		}
 	case *HistoryStep:
-		if b, ok := appendHistoryStep(make([]byte, 0, 384), v); ok {
-			return b
+		var buf [512]byte
+		if b, ok := appendHistoryStep(buf[:0], v); ok {
+			return bytes.Clone(b)
 		}
 	}
 	b, err := json.Marshal(v)
@@ -491,11 +518,20 @@ func (t *tx) party(name string) (*PartyRecord, error) {
 }
 
 func (t *tx) exhibit(id string) (*ExhibitRecord, error) {
-	var x ExhibitRecord
-	if ok, err := t.get(exhibitKey(id), &x); !ok || err != nil {
+	return t.exhibitAt(exhibitKey(id))
+}
+
+// exhibitAt is exhibit by the record's key.
+func (t *tx) exhibitAt(key string) (*ExhibitRecord, error) {
+	b, ok, err := t.raw(key)
+	if !ok || err != nil {
 		return nil, err
 	}
-	return &x, nil
+	x := new(ExhibitRecord)
+	if err := decodeRecord(b, x); err != nil {
+		return nil, fmt.Errorf("custody: record %s does not decode: %w", key, err)
+	}
+	return x, nil
 }
 
 func partyKey(name string) string         { return "p/" + name }
@@ -520,7 +556,10 @@ func HistoryKey(ex string, i int64) string {
 }
 func entryKey(env []byte) string {
 	sum := sha256.Sum256(env)
-	return "n/" + hex.EncodeToString(sum[:])
+	var b [2 + 2*sha256.Size]byte // "n/" + hex, made in one allocation
+	copy(b[:], "n/")
+	hex.Encode(b[2:], sum[:])
+	return string(b[:])
 }
 
 // signer is one verified signature of the entry.
@@ -536,12 +575,13 @@ type applier struct {
 	ref     LeafRef
 	stmt    *Statement
 	signers []signer
+
+	signerBuf [2]signer // signers' first array: most entries have one or two
 }
 
 func (a *applier) apply() (*Event, error) {
 	nkey := entryKey(a.e.Envelope)
-	var prev int64
-	if ok, err := a.tx.get(nkey, &prev); err != nil {
+	if prev, ok, err := a.tx.getInt(nkey); err != nil {
 		return nil, err
 	} else if ok {
 		return nil, &DuplicateError{Index: prev, At: a.e.Index}
@@ -614,9 +654,11 @@ func (a *applier) apply() (*Event, error) {
 	}
 	ev.Index = a.e.Index
 	ev.PredicateType = stmt.PredicateType
-	for _, s := range a.signers {
-		ev.Signers = append(ev.Signers, s.name)
-		ev.KeyIDs = append(ev.KeyIDs, s.keyID)
+	n := len(a.signers)
+	lists := make([]string, 2*n) // both lists in one allocation
+	ev.Signers, ev.KeyIDs = lists[:n:n], lists[n:]
+	for i, s := range a.signers {
+		ev.Signers[i], ev.KeyIDs[i] = s.name, s.keyID
 	}
 	a.tx.put(nkey, a.e.Index)
 	return ev, nil
@@ -646,8 +688,7 @@ func (a *applier) verify(env *Envelope) error {
 	i := a.e.Index
 	newID, newPEM, newParty := addedKey(a.stmt)
 	for _, s := range env.Signatures {
-		var name string
-		ok, err := a.tx.get(keyKey(s.KeyID), &name)
+		name, ok, err := a.tx.getString(keyKey(s.KeyID))
 		if err != nil {
 			return err
 		}
@@ -757,8 +798,7 @@ func (a *applier) putStep(exhibit string, st *HistoryStep) {
 func (a *applier) attestation() (*Event, error) {
 	ev := &Event{Kind: EventAttestation, Party: a.actor().name}
 	for _, sub := range a.stmt.Subject {
-		var id string
-		ok, err := a.tx.get(digestKey(sub.Digest[identityAlgorithm]), &id)
+		id, ok, err := a.tx.getString(digestKey(sub.Digest[identityAlgorithm]))
 		if err != nil {
 			return nil, err
 		}

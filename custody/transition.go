@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -28,46 +29,96 @@ func (a *applier) decode(p any) error {
 	if err := decodeStrict("predicate", MaxStatementSize, a.stmt.Predicate, p); err != nil {
 		return a.refuseErr("bad-predicate", party, err, "%s: %v", a.stmt.PredicateType, err)
 	}
-	if f := missingField(reflect.ValueOf(p).Elem(), ""); f != "" {
-		return a.refuse("bad-predicate", nil, party, "%s: field %s is required", a.stmt.PredicateType, f)
+	v := reflect.ValueOf(p).Elem()
+	for _, f := range requiredFieldsOf(v.Type()) {
+		if v.FieldByIndex(f.index).Len() == 0 {
+			return a.refuse("bad-predicate", nil, party, "%s: field %s is required", a.stmt.PredicateType, f.path)
+		}
 	}
 	return nil
 }
 
-// missingField returns the path of the first field of struct v that is
-// required (its json tag has no omitempty) and empty: an empty string or
-// slice. Structs are checked field by field.
-func missingField(v reflect.Value, prefix string) string {
-	t := v.Type()
-	for i := range t.NumField() {
-		name, opts, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if name == "" || name == "-" || strings.Contains(opts, "omitempty") {
-			continue
-		}
-		f := v.Field(i)
-		switch f.Kind() {
-		case reflect.String, reflect.Slice:
-			if f.Len() == 0 {
-				return prefix + name
+// A requiredField is a field of a predicate struct that must not be empty:
+// a string or slice whose json tag has no omitempty, directly or in a
+// struct field that is required in turn. path is its JSON name, dotted.
+type requiredField struct {
+	index []int
+	path  string
+}
+
+var requiredFields sync.Map // reflect.Type → []requiredField
+
+// requiredFieldsOf returns the required fields of struct type t, in field
+// order (depth first), from a walk of the type made once: decode checks
+// them for every predicate.
+func requiredFieldsOf(t reflect.Type) []requiredField {
+	if fs, ok := requiredFields.Load(t); ok {
+		return fs.([]requiredField)
+	}
+	var fs []requiredField
+	var walk func(t reflect.Type, index []int, prefix string)
+	walk = func(t reflect.Type, index []int, prefix string) {
+		for i := range t.NumField() {
+			name, opts, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+			if name == "" || name == "-" || strings.Contains(opts, "omitempty") {
+				continue
 			}
-		case reflect.Struct:
-			if m := missingField(f, prefix+name+"."); m != "" {
-				return m
+			at := append(slices.Clip(index), i)
+			switch t.Field(i).Type.Kind() {
+			case reflect.String, reflect.Slice:
+				fs = append(fs, requiredField{index: at, path: prefix + name})
+			case reflect.Struct:
+				walk(t.Field(i).Type, at, prefix+name+".")
 			}
 		}
 	}
-	return ""
+	walk(t, nil, "")
+	requiredFields.Store(t, fs)
+	return fs
+}
+
+// validID is exhibitIDPattern.MatchString(id), without the regexp
+// engine: every registration and custody event checks an id.
+// TestValidIDMatchesPattern holds the two equal.
+func validID(id string) bool {
+	if len(id) == 0 || len(id) > 128 || !isAlnum(id[0]) {
+		return false
+	}
+	for i := 1; i < len(id); i++ {
+		if c := id[i]; !isAlnum(c) && c != '.' && c != '_' && c != ':' && c != '/' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// validPartyName is partyNamePattern.MatchString(name), as validID is.
+func validPartyName(name string) bool {
+	lowerAlnum := func(c byte) bool { return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' }
+	if len(name) == 0 || len(name) > 64 || !lowerAlnum(name[0]) {
+		return false
+	}
+	for i := 1; i < len(name); i++ {
+		if c := name[i]; !lowerAlnum(c) && c != '.' && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9'
 }
 
 func (a *applier) checkExhibitID(field, id string) error {
-	if !exhibitIDPattern.MatchString(id) {
+	if !validID(id) {
 		return a.refuse("bad-predicate", nil, a.actor().name, "%s %s: want %s", field, quoteShort(id), exhibitIDPattern)
 	}
 	return nil
 }
 
 func (a *applier) checkPartyName(field, name string) error {
-	if !partyNamePattern.MatchString(name) {
+	if !validPartyName(name) {
 		return a.refuse("bad-predicate", nil, a.actor().name, "%s %s: want %s", field, quoteShort(name), partyNamePattern)
 	}
 	return nil
@@ -106,8 +157,7 @@ func (a *applier) newKey(party string, k KeyRef) error {
 	if pub.KeyID() != k.ID {
 		return a.refuse("bad-predicate", nil, party, "key of %s: id %s, but the key's id is %s", party, quoteShort(k.ID), pub.KeyID())
 	}
-	var owner string
-	if ok, err := a.tx.get(keyKey(k.ID), &owner); err != nil {
+	if owner, ok, err := a.tx.getString(keyKey(k.ID)); err != nil {
 		return err
 	} else if ok {
 		return a.refuse("key-exists", nil, party, "key %s is already a key of %s", k.ID, owner)
@@ -243,11 +293,10 @@ func (a *applier) keyRevoke() (*Event, error) {
 }
 
 // registered returns the exhibit whose SHA-256 is the subject's, as a
-// *DuplicateError.
-func (a *applier) registered(sub Subject) error {
+// *DuplicateError, looking it up by dkey, the subject's digest key.
+func (a *applier) registered(sub Subject, dkey string) error {
 	sum := sub.Digest[identityAlgorithm]
-	var id string
-	ok, err := a.tx.get(digestKey(sum), &id)
+	id, ok, err := a.tx.getString(dkey)
 	if err != nil || !ok {
 		return err
 	}
@@ -256,23 +305,26 @@ func (a *applier) registered(sub Subject) error {
 		return err
 	}
 	if x == nil {
-		return fmt.Errorf("custody: record %s names exhibit %q, which has no record", digestKey(sum), id)
+		return fmt.Errorf("custody: record %s names exhibit %q, which has no record", dkey, id)
 	}
 	return &DuplicateError{Exhibit: id, SHA256: sum, Index: x.Acquired, At: a.e.Index}
 }
 
 // newExhibit checks that an acquire or derive may register id with the
-// subject's digests.
-func (a *applier) newExhibit(id string) error {
-	if err := a.registered(a.stmt.Subject[0]); err != nil {
-		return err
+// subject's digests. It returns the keys of the exhibit record and the
+// digest record, for the caller to write.
+func (a *applier) newExhibit(id string) (ekey, dkey string, err error) {
+	sub := a.stmt.Subject[0]
+	ekey, dkey = exhibitKey(id), digestKey(sub.Digest[identityAlgorithm])
+	if err := a.registered(sub, dkey); err != nil {
+		return "", "", err
 	}
-	if x, err := a.tx.exhibit(id); err != nil {
-		return err
+	if x, err := a.tx.exhibitAt(ekey); err != nil {
+		return "", "", err
 	} else if x != nil {
-		return a.refuse("exhibit-exists", x, a.actor().name, "%s is already registered (leaf %d), held by %s", id, x.Acquired, x.Holder)
+		return "", "", a.refuse("exhibit-exists", x, a.actor().name, "%s is already registered (leaf %d), held by %s", id, x.Acquired, x.Holder)
 	}
-	return nil
+	return ekey, dkey, nil
 }
 
 func (a *applier) acquire() (*Event, error) {
@@ -294,7 +346,8 @@ func (a *applier) acquire() (*Event, error) {
 		return nil, a.refuse("role", nil, actor.name, "%s (roles %s) cannot acquire %s: it needs one of %s",
 			actor.name, strings.Join(actor.party.Roles, ", "), p.Exhibit, strings.Join(holdingRoles, ", "))
 	}
-	if err := a.newExhibit(p.Exhibit); err != nil {
+	ekey, dkey, err := a.newExhibit(p.Exhibit)
+	if err != nil {
 		return nil, err
 	}
 	sub := a.stmt.Subject[0]
@@ -311,8 +364,8 @@ func (a *applier) acquire() (*Event, error) {
 	st.Digests = sub.Digest
 	st.Detail = details("source", p.Source, "method", p.Method, "tool", p.Tool, "location", p.Location,
 		"acquired_at", p.AcquiredAt, "hashed_by", p.HashedBy, "note", p.Note)
-	a.tx.put(exhibitKey(x.ID), x)
-	a.tx.put(digestKey(sub.Digest[identityAlgorithm]), x.ID)
+	a.tx.put(ekey, x)
+	a.tx.put(dkey, x.ID)
 	a.putStep(x.ID, st)
 	return a.exhibitEvent(EventAcquire, x), nil
 }
@@ -381,7 +434,8 @@ func (a *applier) derive() (*Event, error) {
 		}
 		parents[i] = x
 	}
-	if err := a.newExhibit(p.Exhibit); err != nil {
+	ekey, dkey, err := a.newExhibit(p.Exhibit)
+	if err != nil {
 		return nil, err
 	}
 	sub := a.stmt.Subject[0]
@@ -398,8 +452,8 @@ func (a *applier) derive() (*Event, error) {
 	st := a.step(EventDerive)
 	st.Digests = sub.Digest
 	st.Detail = details("kind", p.Kind, "parents", strings.Join(p.Parents, " "), "tool", p.Tool, "note", p.Note)
-	a.tx.put(exhibitKey(x.ID), x)
-	a.tx.put(digestKey(sub.Digest[identityAlgorithm]), x.ID)
+	a.tx.put(ekey, x)
+	a.tx.put(dkey, x.ID)
 	a.putStep(x.ID, st)
 	for _, px := range parents {
 		px.Derived = append(px.Derived, x.ID)
