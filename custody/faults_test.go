@@ -371,8 +371,9 @@ func leBytes(n *big.Int) []byte {
 	return b
 }
 
-// TestEd25519EdgeCases (row 36) pins what custody's verification path
-// (VerifyEnvelope, through sigstore to crypto/ed25519) does with Ed25519
+// TestEd25519EdgeCases (row 36) pins what custody's verification paths
+// (VerifyEnvelope, through sigstore to crypto/ed25519, and the replay's
+// ed25519Key, the key decoded once) do with Ed25519
 // edge cases from C2SP/CCTV's vectors, and requires it to agree with
 // crypto/ed25519.Verify on each:
 //
@@ -420,6 +421,11 @@ func TestEd25519EdgeCases(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := ed25519.Verify(tc.pub, msg, tc.sig); got != tc.accept {
 				t.Fatalf("crypto/ed25519.Verify = %v, pinned %v", got, tc.accept)
+			}
+			// The replay's check, on the key decoded once (ed25519Key).
+			ek, err := newEd25519Key(tc.pub)
+			if got := err == nil && ek.verifyPAE(PayloadType, validStatement, tc.sig); got != tc.accept {
+				t.Fatalf("ed25519Key.verifyPAE = %v (decode error %v), pinned %v", got, err, tc.accept)
 			}
 			k, err := ParsePublicKey(pemPublic(t, tc.pub))
 			if bytes.Equal(tc.pub, identity) {
