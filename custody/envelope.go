@@ -103,7 +103,14 @@ func parseCanonicalEnvelope(b []byte) (*Envelope, bool) {
 	if !ok {
 		return nil, false
 	}
-	e := &Envelope{PayloadType: PayloadType}
+	// The envelope and its first signature in one allocation: nearly
+	// every envelope has one signature.
+	one := &struct {
+		e   Envelope
+		sig [1]Signature
+	}{}
+	e := &one.e
+	e.PayloadType, e.Signatures = PayloadType, one.sig[:0]
 	if e.Payload, rest, ok = cutBase64(rest); !ok || len(e.Payload) == 0 {
 		return nil, false
 	}

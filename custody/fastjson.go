@@ -240,6 +240,36 @@ func (d *fastDecoder) peek() byte {
 // escapes, and checkKeys would not refuse them: a key that is not a field
 // name exactly must not be one in other letter case.
 func (d *fastDecoder) key() ([]byte, bool) {
+	k, ok := d.rawKey()
+	return k, ok && d.names.allowed(k)
+}
+
+// allowed reports whether checkKeys lets an ASCII key k be: a field name
+// exactly, or no field name in other letter case.
+func (f *jsonFields) allowed(k []byte) bool {
+	// ASCII folds to lower case (foldKey), and no field name is long.
+	// exact holds the names of folded, one per folded key, so one lookup
+	// answers both questions: k is a field name exactly if folded[k
+	// folded] is k.
+	var buf [64]byte
+	if len(k) > len(buf) {
+		return true
+	}
+	for i, c := range k {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	name, ok := f.folded[string(buf[:len(k)])]
+	return !ok || name == string(k)
+}
+
+// rawKey reads an object key and its colon, as key does, but does not
+// hold it to checkKeys: object uses it, which gives up on a key that is not
+// a field name of its struct exactly, and checks the key only if the field
+// names are ambiguous; any other field name passes checkKeys.
+func (d *fastDecoder) rawKey() ([]byte, bool) {
 	if !d.consume('"') {
 		return nil, false
 	}
@@ -261,22 +291,6 @@ func (d *fastDecoder) key() ([]byte, bool) {
 	if !d.consume(':') {
 		return nil, false
 	}
-	if d.names.exact[string(k)] {
-		return k, true
-	}
-	// ASCII folds to lower case (foldKey), and no field name is long.
-	var buf [64]byte
-	if len(k) <= len(buf) {
-		for i, c := range k {
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			buf[i] = c
-		}
-		if _, ok := d.names.folded[string(buf[:len(k)])]; ok {
-			return nil, false
-		}
-	}
 	return k, true
 }
 
@@ -294,13 +308,16 @@ func (d *fastDecoder) object(v reflect.Value, t *fastType) bool {
 		return true
 	}
 	for {
-		k, ok := d.key()
+		k, ok := d.rawKey()
 		if !ok {
 			return false
 		}
 		f, i := t.field(k)
 		if f == nil {
 			return false // unknown: refused by DisallowUnknownFields
+		}
+		if d.names.ambiguous && !d.names.allowed(k) {
+			return false
 		}
 		bit := uint64(1) << i
 		if seen&bit != 0 {

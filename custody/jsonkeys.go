@@ -152,6 +152,10 @@ var fieldNameCache sync.Map // reflect.Type → *jsonFields
 type jsonFields struct {
 	exact  map[string]bool
 	folded map[string]string
+
+	// ambiguous: two of the names are equal under folding, so folded
+	// holds one of them and checkKeys refuses the other.
+	ambiguous bool
 }
 
 // fieldNames returns the JSON field names reachable from t.
@@ -160,6 +164,7 @@ func fieldNames(t reflect.Type) *jsonFields {
 		return m.(*jsonFields)
 	}
 	m := map[string]string{}
+	ambiguous := false
 	seen := map[reflect.Type]bool{}
 	var walk func(reflect.Type)
 	walk = func(t reflect.Type) {
@@ -186,12 +191,15 @@ func fieldNames(t reflect.Type) *jsonFields {
 			if name == "" {
 				name = f.Name
 			}
+			if old, ok := m[foldKey(name)]; ok && old != name {
+				ambiguous = true
+			}
 			m[foldKey(name)] = name
 			walk(f.Type)
 		}
 	}
 	walk(t)
-	f := &jsonFields{exact: map[string]bool{}, folded: m}
+	f := &jsonFields{exact: map[string]bool{}, folded: m, ambiguous: ambiguous}
 	for _, name := range m {
 		f.exact[name] = true
 	}

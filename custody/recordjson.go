@@ -9,6 +9,7 @@ package custody
 import (
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -128,20 +129,21 @@ func appendStringMap(b []byte, ok bool, m map[string]string) ([]byte, bool) {
 	if m == nil {
 		return append(b, "null"...), ok
 	}
-	var arr [8]string
-	keys := arr[:0]
-	for k := range m {
-		keys = append(keys, k)
+	type entry struct{ k, v string }
+	var arr [8]entry // taken with the keys: no lookup per key
+	entries := arr[:0]
+	for k, v := range m {
+		entries = append(entries, entry{k, v})
 	}
-	slices.Sort(keys)
+	slices.SortFunc(entries, func(x, y entry) int { return strings.Compare(x.k, y.k) })
 	b = append(b, '{')
-	for i, k := range keys {
+	for i, e := range entries {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b, ok = appendField(b, ok, "", k)
+		b, ok = appendField(b, ok, "", e.k)
 		b = append(b, ':')
-		b, ok = appendField(b, ok, "", m[k])
+		b, ok = appendField(b, ok, "", e.v)
 	}
 	return append(b, '}'), ok
 }

@@ -425,12 +425,21 @@ func plainString(b []byte) (string, bool) {
 // HTML ('<', '>', '&').
 func plainName(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if !plainByte[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// plainByte is plainName of each byte, a table: every record custos
+// writes runs every byte of its strings through it.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c <= 0x7e; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
 
 // plainInt returns the int64 a JSON integer (no sign but '-', no leading
 // zero, no fraction or exponent) decodes to.
