@@ -106,3 +106,19 @@ func TestInclusionProofParser(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkParseInclusionProof parses a proof of 17 hashes, the length of
+// a path in a tree of 100,000 leaves.
+func BenchmarkParseInclusionProof(b *testing.B) {
+	p := &ledger.InclusionProof{Index: 70_000, Checkpoint: []byte("example.org/log\n100000\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n— example.org/log AAAA\n")}
+	for i := range 17 {
+		p.Path = append(p.Path, sha256.Sum256([]byte{byte(i)}))
+	}
+	text := p.Marshal()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ledger.ParseInclusionProof(text); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
