@@ -1,6 +1,8 @@
 package verify
 
 import (
+	"math/bits"
+
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/custos-ledger/custos/ledger"
@@ -123,9 +125,5 @@ func (m *pathMemo) fallback(proof tlog.RecordProof, index int64, leaf tlog.Hash)
 
 // split returns the largest power of two less than n, for n > 1.
 func split(n int64) int64 {
-	k := int64(1)
-	for k<<1 < n {
-		k <<= 1
-	}
-	return k
+	return 1 << (bits.Len64(uint64(n-1)) - 1)
 }

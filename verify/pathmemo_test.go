@@ -91,3 +91,29 @@ func TestPathMemoAgrees(t *testing.T) {
 		}
 	}
 }
+
+// TestSplit holds split to its definition, the largest power of two less
+// than n, for every n up to 2^16 and around every power of two up to 2^62
+// (the memo's trees are smaller: ledger.ParseCheckpoint refuses 2^62).
+func TestSplit(t *testing.T) {
+	want := func(n int64) int64 {
+		k := int64(1)
+		for k<<1 < n {
+			k <<= 1
+		}
+		return k
+	}
+	ns := []int64{}
+	for n := int64(2); n <= 1<<16; n++ {
+		ns = append(ns, n)
+	}
+	for e := 17; e < 62; e++ {
+		ns = append(ns, 1<<e-1, 1<<e, 1<<e+1)
+	}
+	ns = append(ns, 1<<62-1, 1<<62)
+	for _, n := range ns {
+		if got := split(n); got != want(n) {
+			t.Fatalf("split(%d) = %d, want %d", n, got, want(n))
+		}
+	}
+}
