@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -296,28 +297,29 @@ func parseName(name string) (k MemberKind, index int64, ok bool) {
 	if !found || len(digits) != 20 {
 		return 0, 0, false
 	}
-	for i := range len(digits) {
-		if digits[i] < '0' || digits[i] > '9' {
-			return 0, 0, false
-		}
-	}
-	switch dir + "/" + ext {
-	case "known/checkpoint":
+	switch {
+	case dir == "known" && ext == "checkpoint":
 		k = KindKnownCheckpoint
-	case "known/consistency":
+	case dir == "known" && ext == "consistency":
 		k = KindKnownConsistency
-	case "entries/leaf":
+	case dir == "entries" && ext == "leaf":
 		k = KindLeaf
-	case "entries/tlog-proof":
+	case dir == "entries" && ext == "tlog-proof":
 		k = KindLeafProof
 	default:
 		return 0, 0, false
 	}
-	n, err := strconv.ParseInt(digits, 10, 64)
-	if err != nil {
-		return 0, 0, false // over 2^63-1
+	// The digits as strconv.ParseInt reads them, refusing a value over
+	// 2^63-1, without its generality (a member a name, two a leaf).
+	var n uint64
+	for i := range len(digits) {
+		d := uint64(digits[i] - '0')
+		if d > 9 || n > (math.MaxInt64-d)/10 {
+			return 0, 0, false
+		}
+		n = n*10 + d
 	}
-	return k, n, true
+	return k, int64(n), true
 }
 
 // shown is a member name as an error shows it: as it is when it is a short
