@@ -289,12 +289,14 @@ func plural(n int) string {
 //
 // # Memory
 //
-// VerifyBundle streams: it holds at most four windows of leaves and their
-// proofs (one being read, two queued, one being checked), each of at most
-// 512 leaves and about 8 MiB (windowBytes, plus one leaf and proof), one
-// other member at a time (report.html, read and dropped, is the largest:
-// MaxReportSize), and never retains a leaf or a proof after checking it.
-// That is at most about 100 MiB, fixed; about 6 MiB for leaves of 1 KiB.
+// VerifyBundle streams: it holds at most five windows of leaves and their
+// proofs (one being read, two queued, one being checked, and the one
+// before it, being committed, whose proofs and leaf bytes are dropped and
+// only its parsed leaves kept), each of at most 512 leaves and about 8 MiB
+// (windowBytes, plus one leaf and proof), one other member at a time
+// (report.html, read and dropped, is the largest: MaxReportSize), and
+// never retains a leaf or a proof after checking it. That is at most
+// about 110 MiB, fixed; about 7 MiB for leaves of 1 KiB.
 // What it keeps grows with the custody state and the report, not with the
 // leaves' bytes:
 //
@@ -897,6 +899,13 @@ func (v *bundleVerifier) checkBatch(batch []item) {
 	})
 	v.commitPending()
 	static.Wait()
+	for i := range batch {
+		// Checked: only the parsed leaf is used from here on.
+		batch[i].leaf.Data = nil
+		if batch[i].proof != nil {
+			batch[i].proof.Data = nil
+		}
+	}
 	parallel(len(batch), func(i int) { v.checkApply(batch[i], &res[i]) })
 	v.pending = &pendingWindow{batch: batch, res: res}
 }
@@ -953,6 +962,12 @@ func (v *bundleVerifier) checkApply(it item, r *leafResult) {
 	r.reads, r.applied = rv.keys, true
 	if r.err == nil {
 		r.steps, r.rest = splitSteps(r.recs)
+		var buf []byte
+		for i := range r.steps {
+			if s := &r.steps[i]; !s.del {
+				s.interned = v.view.internedAlready(&s.one[0], &buf)
+			}
+		}
 	}
 }
 
@@ -1385,6 +1400,7 @@ type replayView struct {
 	scans   int                               // scans since Set, without sorted
 	stepIDs []string                          // the keys of steps in order, built by Scan; nil after Set
 	mapKey  []byte                            // internedMap's buffer
+	exInM   bool                              // m has held an "e/" record: one not decoded
 }
 
 func newReplayView() *replayView {
@@ -1395,8 +1411,14 @@ func newReplayView() *replayView {
 // An exhibitStep is a decoded history record.
 type exhibitStep struct {
 	exhibit string
-	step    custody.HistoryStep
-	del     bool // the record is deleted
+	// one is the step, in a list of its own: the exhibit's list of steps
+	// when it has none yet (a new exhibit), so that the commit only
+	// stores it.
+	one []custody.HistoryStep
+	del bool // the record is deleted
+	// interned says that the step's names and details are already the
+	// view's own (replayView.internedAlready).
+	interned bool
 }
 
 // historyKey splits an "h/<exhibit>/<index as %016d>" key.
@@ -1429,18 +1451,19 @@ func splitSteps(recs []custody.Record) (steps []exhibitStep, rest []custody.Reco
 			rest = append(rest, r)
 			continue
 		}
-		s := exhibitStep{exhibit: ex, del: r.Value == nil}
-		if st := r.Step(); st != nil && !s.del {
-			s.step = *st // custody's own decoding of r.Value
-		} else if !s.del && json.Unmarshal(r.Value, &s.step) != nil {
+		s := exhibitStep{exhibit: ex, del: r.Value == nil, one: make([]custody.HistoryStep, 1)}
+		st := &s.one[0]
+		if p := r.Step(); p != nil && !s.del {
+			*st = *p // custody's own decoding of r.Value
+		} else if !s.del && json.Unmarshal(r.Value, st) != nil {
 			rest = append(rest, r) // kept as it is: custody writes no such record
 			continue
 		}
-		if !s.del && s.step.Index != index {
+		if !s.del && st.Index != index {
 			rest = append(rest, r)
 			continue
 		}
-		s.step.Index = index
+		st.Index = index
 		steps = append(steps, s)
 	}
 	return steps, rest
@@ -1509,7 +1532,9 @@ func (v *replayView) Set(recs []custody.Record, steps []exhibitStep) {
 			if x := r.Exhibit(); x != nil && r.Value != nil && x.ID == id {
 				x.Holder, x.Status = v.interned(x.Holder), v.interned(x.Status)
 				v.ex[x.ID] = x
-				delete(v.m, r.Key)
+				if v.exInM {
+					delete(v.m, r.Key)
+				}
 				continue
 			}
 			delete(v.ex, id)
@@ -1532,24 +1557,33 @@ func (v *replayView) Set(recs []custody.Record, steps []exhibitStep) {
 			delete(v.m, r.Key)
 		} else {
 			v.m[r.Key] = r.Value
+			v.exInM = v.exInM || strings.HasPrefix(r.Key, "e/")
 		}
 	}
 	for _, s := range steps {
-		list := v.steps[s.exhibit]
-		i, found := slices.BinarySearchFunc(list, s.step.Index, func(a custody.HistoryStep, i int64) int { return cmp.Compare(a.Index, i) })
-		st := s.step
-		st.Event, st.Party, st.To, st.From = v.interned(st.Event), v.interned(st.Party), v.interned(st.To), v.interned(st.From)
-		for i, id := range st.KeyIDs {
-			st.KeyIDs[i] = v.interned(id)
+		st := &s.one[0]
+		if !s.interned {
+			st.Event, st.Party, st.To, st.From = v.interned(st.Event), v.interned(st.Party), v.interned(st.To), v.interned(st.From)
+			for i, id := range st.KeyIDs {
+				st.KeyIDs[i] = v.interned(id)
+			}
+			st.Detail = v.internedMap(st.Detail)
 		}
-		st.Detail = v.internedMap(st.Detail)
+		list := v.steps[s.exhibit]
+		if list == nil {
+			if !s.del {
+				v.steps[s.exhibit] = s.one
+			}
+			continue
+		}
+		i, found := slices.BinarySearchFunc(list, st.Index, func(a custody.HistoryStep, i int64) int { return cmp.Compare(a.Index, i) })
 		switch {
 		case found && s.del:
 			list = slices.Delete(list, i, i+1)
 		case found:
-			list[i] = st
+			list[i] = *st
 		case !s.del:
-			list = slices.Insert(list, i, st) // at the end: steps come in index order
+			list = slices.Insert(list, i, *st) // at the end: steps come in index order
 		}
 		if len(list) == 0 {
 			delete(v.steps, s.exhibit)
@@ -1557,6 +1591,40 @@ func (v *replayView) Set(recs []custody.Record, steps []exhibitStep) {
 		}
 		v.steps[s.exhibit] = list
 	}
+}
+
+// internedAlready replaces the step's names and details by the view's
+// equal ones, and reports whether it found them all, in which case Set
+// need not look again. It only reads the view: the parallel phase calls
+// it while no one writes the view. buf is the caller's.
+func (v *replayView) internedAlready(st *custody.HistoryStep, buf *[]byte) bool {
+	all := true
+	look := func(s *string) {
+		if *s == "" {
+			return
+		}
+		if t, ok := v.intern[*s]; ok {
+			*s = t
+		} else {
+			all = false
+		}
+	}
+	look(&st.Event)
+	look(&st.Party)
+	look(&st.To)
+	look(&st.From)
+	for i := range st.KeyIDs {
+		look(&st.KeyIDs[i])
+	}
+	if len(st.Detail) > 0 {
+		*buf = detailKey(st.Detail, (*buf)[:0])
+		if t, ok := v.maps[string(*buf)]; ok {
+			st.Detail = t
+		} else {
+			all = false
+		}
+	}
+	return all
 }
 
 // plainIndex parses b if it is a JSON integer of at most 18 digits, to
@@ -1599,20 +1667,7 @@ func (v *replayView) internedMap(m map[string]string) map[string]string {
 	if len(m) == 0 {
 		return m
 	}
-	var arr [8]string
-	keys := arr[:0]
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	// The key: each length-prefixed key and value, in key order.
-	b := v.mapKey[:0]
-	for _, k := range keys {
-		b = binary.AppendUvarint(b, uint64(len(k)))
-		b = append(b, k...)
-		b = binary.AppendUvarint(b, uint64(len(m[k])))
-		b = append(b, m[k]...)
-	}
+	b := detailKey(m, v.mapKey[:0])
 	v.mapKey = b
 	if t, ok := v.maps[string(b)]; ok {
 		return t
@@ -1621,6 +1676,24 @@ func (v *replayView) internedMap(m map[string]string) map[string]string {
 		v.maps[string(b)] = m
 	}
 	return m
+}
+
+// detailKey appends to b the key of m in replayView.maps: each
+// length-prefixed key and value, in key order.
+func detailKey(m map[string]string, b []byte) []byte {
+	var arr [8]string
+	keys := arr[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
+		b = binary.AppendUvarint(b, uint64(len(m[k])))
+		b = append(b, m[k]...)
+	}
+	return b
 }
 
 // sortAfterScans is how many scans replayView.Scan runs over its map
