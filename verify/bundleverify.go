@@ -447,10 +447,11 @@ type bundleVerifier struct {
 	pendingKnow *Member        // a known/<size>.checkpoint waiting for its proof
 
 	view    *replayView
-	pending *pendingWindow // checked and not yet committed (checkBatch)
-	present []int64        // indexes of the leaves in the bundle, increasing
-	leaves  int64          // leaf members seen
-	lastIx  int64          // index of the last leaf committed, -1 before the first
+	pending *pendingWindow      // checked and not yet committed (checkBatch)
+	written map[uint64]struct{} // commitPending's, kept from window to window
+	present []int64             // indexes of the leaves in the bundle, increasing
+	leaves  int64               // leaf members seen
+	lastIx  int64               // index of the last leaf committed, -1 before the first
 	lastH   ledger.Hash
 	lastT   time.Time
 	refused map[int64]bool // leaves the custody replay refused
@@ -859,6 +860,8 @@ type leafResult struct {
 	ev       *custody.Event
 	err      error
 	reads    []string
+	rv       recordingView    // the view Apply read through (its log is reads)
+	readsBuf [8]string        // rv's first keys: an entry reads a handful
 	steps    []exhibitStep    // the history steps of recs, decoded
 	rest     []custody.Record // recs less those steps
 }
@@ -919,7 +922,12 @@ func (v *bundleVerifier) commitPending() {
 	v.pending = nil
 	// The keys the window's commits wrote, by hash: a collision only
 	// applies a leaf again, which gives the same result.
-	written := make(map[uint64]struct{}, 4*len(w.batch))
+	written := v.written
+	if written == nil {
+		written = make(map[uint64]struct{}, 4*window)
+		v.written = written
+	}
+	clear(written)
 	for i := range w.batch {
 		v.commit(w.batch[i].leaf, &w.res[i], written)
 	}
@@ -957,9 +965,9 @@ func (v *bundleVerifier) checkApply(it item, r *leafResult) {
 		return // not applied: it does not parse, or its index is not where it stands
 	}
 	r.entry = custody.Entry{Index: l.Index, LeafHash: r.hash, Time: l.Time, Envelope: l.Entry}
-	rv := &recordingView{v: v.view, keys: make([]string, 0, 8)}
-	r.recs, r.ev, r.err = custody.Apply(rv, r.entry)
-	r.reads, r.applied = rv.keys, true
+	r.rv = recordingView{v: v.view, keys: r.readsBuf[:0]}
+	r.recs, r.ev, r.err = custody.Apply(&r.rv, r.entry)
+	r.reads, r.applied = r.rv.keys, true
 	if r.err == nil {
 		r.steps, r.rest = splitSteps(r.recs)
 		var buf []byte
