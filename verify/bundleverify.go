@@ -350,7 +350,12 @@ func plural(n int) string {
 // the window wrote is applied again against the true state. Apply is a
 // function of the records it reads, so the result is the in-order replay's.
 // The history steps the replay writes are decoded on those goroutines too,
-// and the report's exhibit verdicts built on them at the end.
+// and the report's exhibit verdicts built on them at the end. The commit is
+// serial; while it runs, the next window's leaves are parsed, hashed and
+// proved included, which needs no state. Signatures are checked one by
+// one, as crypto/ed25519 checks them, each signing key decoded once
+// (custody's ed25519Key): nothing is batched, and no result is kept from
+// one call to the next.
 func VerifyBundle(r io.Reader, opts BundleOptions) (*BundleReport, error) {
 	if opts.Policy == nil {
 		return nil, errors.New("verify: VerifyBundle needs a trust policy")
