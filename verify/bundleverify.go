@@ -354,8 +354,8 @@ func plural(n int) string {
 // serial; while it runs, the next window's leaves are parsed, hashed and
 // proved included, which needs no state. Signatures are checked one by
 // one, as crypto/ed25519 checks them, each signing key decoded once
-// (custody's ed25519Key): nothing is batched, and no result is kept from
-// one call to the next.
+// (custody's ed25519Key): nothing is batched, and no signature's verdict
+// is kept from one call to the next.
 func VerifyBundle(r io.Reader, opts BundleOptions) (*BundleReport, error) {
 	if opts.Policy == nil {
 		return nil, errors.New("verify: VerifyBundle needs a trust policy")
