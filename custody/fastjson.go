@@ -274,17 +274,11 @@ func (d *fastDecoder) rawKey() ([]byte, bool) {
 		return nil, false
 	}
 	start := d.i
-	for ; d.i < len(d.b); d.i++ {
-		c := d.b[d.i]
-		if c == '"' {
-			break
-		}
-		if c < 0x20 || c > 0x7e || c == '\\' {
-			return nil, false
-		}
+	for d.i < len(d.b) && !keyStop[d.b[d.i]] {
+		d.i++
 	}
-	if d.i == len(d.b) {
-		return nil, false
+	if d.i == len(d.b) || d.b[d.i] != '"' {
+		return nil, false // not printable ASCII, or an escape
 	}
 	k := d.b[start:d.i]
 	d.i++
@@ -490,28 +484,41 @@ func (d *fastDecoder) readStr(keep bool) (string, bool) {
 		return "", false
 	}
 	start := d.i
-	for ; d.i < len(d.b); d.i++ {
-		switch c := d.b[d.i]; {
-		case c == '"':
-			var s string
-			if keep {
-				s = intern(d.b[start:d.i])
-			}
-			d.i++
-			return s, true
-		case c == '\\':
-			return d.escaped(start)
-		case c < 0x20:
-			return "", false
-		}
+	for d.i < len(d.b) && !strStop[d.b[d.i]] {
+		d.i++
 	}
-	return "", false
+	switch {
+	case d.i == len(d.b):
+		return "", false
+	case d.b[d.i] == '"':
+		var s string
+		if keep {
+			s = intern(d.b[start:d.i])
+		}
+		d.i++
+		return s, true
+	case d.b[d.i] == '\\':
+		return d.escaped(start)
+	}
+	return "", false // a control character
 }
+
+// strStop and keyStop are the bytes at which a scan of a string or of a
+// key stops: the closing quote, an escape, a control character and, in a
+// key, any byte that is not printable ASCII. Tables, because every string
+// of every statement runs through them byte by byte.
+var strStop, keyStop = func() (str, key [256]bool) {
+	for c := range 256 {
+		str[c] = c == '"' || c == '\\' || c < 0x20
+		key[c] = str[c] || c > 0x7e
+	}
+	return str, key
+}()
 
 // internedStrings are strings that nearly every statement holds: its
 // type, its predicate type, digest algorithm names. intern returns these
 // rather than a new copy of each; a string's value is the same either way.
-var internedStrings, internMaxLen = func() (map[string]string, int) {
+var internedStrings = func() map[string]string {
 	m := map[string]string{StatementType: StatementType}
 	for t := range eventOf {
 		m[t] = t
@@ -519,16 +526,21 @@ var internedStrings, internMaxLen = func() (map[string]string, int) {
 	for alg := range hexDigestLen {
 		m[alg] = alg
 	}
-	n := 0
-	for s := range m {
-		n = max(n, len(s))
+	return m
+}()
+
+// internLen holds the lengths of the internedStrings, so that most other
+// strings are not looked up.
+var internLen = func() (n [maxPredicateTypeLen + 1]bool) {
+	for s := range internedStrings {
+		n[len(s)] = true
 	}
-	return m, n
+	return n
 }()
 
 // intern returns string(b), as internedStrings holds it if it does.
 func intern(b []byte) string {
-	if len(b) <= internMaxLen {
+	if len(b) < len(internLen) && internLen[len(b)] {
 		if s, ok := internedStrings[string(b)]; ok {
 			return s
 		}

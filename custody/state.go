@@ -317,7 +317,7 @@ func Apply(v View, e Entry) ([]Record, *Event, error) {
 	if e.Index < 0 {
 		return nil, nil, fmt.Errorf("custody: Apply at negative index %d", e.Index)
 	}
-	a := &applier{tx: tx{v: v, set: make([]Record, 0, 8)}, e: e, ref: e.Ref()}
+	a := &applier{tx: tx{v: v, set: make([]Record, 0, 4)}, e: e, ref: e.Ref()} // most entries set 3 or 4 records
 	a.signers = a.signerBuf[:0]
 	ev, err := a.apply()
 	if err != nil {
