@@ -492,9 +492,10 @@ func (s *sequence) finish() error {
 // BundleFormat). archive/tar reads far more than that (PAX and GNU
 // extensions, base-256 numbers, sparse maps, long names) and costs more per
 // header than checking a leaf's signature does. So the reader takes the
-// next 512-byte block itself, reads the name and size from it, builds the
-// one header custos writes for them and compares: when the block is that
-// header, archive/tar would read exactly that name and size from it, as a
+// next 512-byte block itself, reads the name and size from it and
+// compares it with the one header custos writes for them (isHeader, which
+// checks it against the template and its checksum rather than building
+// it): when the block is that header, archive/tar would read exactly that name and size from it, as a
 // regular file in USTAR format, and the reader goes on without it. Any
 // other block (the end-of-archive marker, a damaged or foreign header, the
 // manifest's, which comes before the created time is known) goes to

@@ -33,9 +33,10 @@ type pathMemo struct {
 	depth int
 	node  [64]memoNode
 	sib   [64]tlog.Hash
-	// proofs parses the proofs the memo checks: it is the worker's, as the
-	// memo is, and decodes only the hash lines that differ from the last
-	// proof's, the same levels the memo does not already know.
+	// proofs parses the proofs the memo checks. It is the worker's, as the
+	// memo is, and decodes only the hash lines that differ from those it
+	// decoded before at the same level: for leaves taken in order, the
+	// lower levels, the ones the memo hashes.
 	proofs ledger.InclusionProofParser
 }
 
