@@ -495,12 +495,13 @@ func (s *sequence) finish() error {
 // next 512-byte block itself, reads the name and size from it and
 // compares it with the one header custos writes for them (isHeader, which
 // checks it against the template and its checksum rather than building
-// it): when the block is that header, archive/tar would read exactly that name and size from it, as a
-// regular file in USTAR format, and the reader goes on without it. Any
-// other block (the end-of-archive marker, a damaged or foreign header, the
-// manifest's, which comes before the created time is known) goes to
-// archive/tar, reading the same bytes, and to the checks it always had: so
-// the errors are those of the archive/tar reader, rule for rule.
+// it): when the block is that header, archive/tar would read exactly that
+// name and size from it, as a regular file in USTAR format, and the reader
+// goes on without it. Any other block (the end-of-archive marker, a damaged
+// or foreign header, the manifest's, which comes before the created time is
+// known) goes to archive/tar, reading the same bytes, and to the checks it
+// always had: so the errors are those of the archive/tar reader, rule for
+// rule.
 type BundleReader struct {
 	r   *countingReader
 	seq sequence
