@@ -1516,6 +1516,9 @@ func (v *replayView) Get(key string) ([]byte, bool, error) {
 			b, err := json.Marshal(x) // what custody wrote
 			return b, err == nil, err
 		}
+		if !v.exInM {
+			return nil, false, nil // every exhibit record is in ex
+		}
 	}
 	if k, ok := envelopeKey(key); ok {
 		i, ok := v.n[k]
