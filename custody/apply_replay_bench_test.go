@@ -45,3 +45,25 @@ func replayApply(b *testing.B, v *MemView, entries []Entry) {
 		v.Set(recs)
 	}
 }
+
+// BenchmarkParseStatementAcquire parses the statement of one of
+// BenchmarkApplyReplay's acquisitions, and decodes its predicate.
+func BenchmarkParseStatementAcquire(b *testing.B) {
+	sum := sha256.Sum256([]byte("bench artifact 1"))
+	st, err := NewStatement(PredicateAcquire, Subject{Name: "BENCH-000001", Digest: map[string]string{"sha256": hex.EncodeToString(sum[:])}},
+		Acquire{Exhibit: "BENCH-000001", Size: 4096, Source: "bench", Method: "dd"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s, err := ParseStatement(st)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var p Acquire
+		if err := decodeStrict("predicate", MaxStatementSize, s.Predicate, &p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
