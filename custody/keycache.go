@@ -44,7 +44,7 @@ func cachedPublicKey(pem string) (*PublicKey, error) {
 // signature of a replay reads its party's record; decoding it cost a third
 // of the signature check. The key is the record's bytes, so a party's new
 // record (an enrolment, a rotation, a revocation) is another key: no entry
-// is ever stale. Callers get a copy they may change.
+// is ever stale.
 var partyCache struct {
 	sync.Mutex
 	m     map[string]*PartyRecord
@@ -58,13 +58,16 @@ const (
 	partyCacheMaxBytes  = 4 << 20
 )
 
-// cachedParty is json.Unmarshal of a PartyRecord with a cache.
-func cachedParty(b []byte) (*PartyRecord, error) {
+// sharedParty is json.Unmarshal of a PartyRecord with a cache, without a
+// copy: the record may be the cache's own, which nobody may change
+// (tx.party hands out copies; the signature check, which only reads its
+// signers' records, takes it as it is).
+func sharedParty(b []byte) (*PartyRecord, error) {
 	partyCache.Lock()
 	p, ok := partyCache.m[string(b)]
 	partyCache.Unlock()
 	if ok {
-		return p.clone(), nil
+		return p, nil
 	}
 	p = new(PartyRecord)
 	if err := json.Unmarshal(b, p); err != nil {
@@ -75,7 +78,7 @@ func cachedParty(b []byte) (*PartyRecord, error) {
 		if partyCache.m == nil || partyCache.bytes+len(b) > partyCacheMaxBytes {
 			partyCache.m, partyCache.bytes = map[string]*PartyRecord{}, 0
 		}
-		partyCache.m[string(b)] = p.clone()
+		partyCache.m[string(b)] = p
 		partyCache.bytes += len(b)
 		partyCache.Unlock()
 	}

@@ -82,19 +82,19 @@ func VerifyEnvelope(env []byte, key *PublicKey) (*Statement, error) {
 // so already known canonical, of payload type PayloadType): a signature
 // whose keyid is key.KeyID() must verify. It returns the verified payload.
 func verifyParsed(e *Envelope, key *PublicKey) ([]byte, error) {
-	sigErr := &SignatureError{KeyID: key.keyID, Err: errNoSignatureByKey}
+	lastErr := errNoSignatureByKey
 	for _, s := range e.Signatures {
 		if s.KeyID != key.keyID {
 			continue
 		}
 		payload, err := verifyOne(e, s, key)
 		if err != nil {
-			sigErr.Err = err
+			lastErr = err
 			continue
 		}
 		return payload, nil
 	}
-	return nil, sigErr
+	return nil, &SignatureError{KeyID: key.keyID, Err: lastErr}
 }
 
 // verifyOneDSSE checks the one signature s of e with sigstore's DSSE

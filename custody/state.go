@@ -311,13 +311,50 @@ func (e *DuplicateError) Error() string {
 // Enroll or KeyRotate adds). The party of the first signature is the one
 // that acts; other signatures are co-signatures (a witness, an admin).
 func Apply(v View, e Entry) ([]Record, *Event, error) {
+	return ApplyPrepared(v, Prepare(e))
+}
+
+// A PreparedEntry is an entry with the part of Apply's work done that
+// reads no state: the hash of its envelope, the envelope parsed, and the
+// envelope's statement parsed (or why either does not parse). A replay
+// that applies entries in order can prepare the next ones on other
+// goroutines meanwhile.
+type PreparedEntry struct {
+	e       Entry
+	nkey    string // the envelope's record key (entryKey)
+	env     *Envelope
+	envErr  error
+	stmt    *Statement
+	stmtErr error
+}
+
+// Prepare does the work of Apply on e that reads no state. It is safe to
+// call on any goroutine; ApplyPrepared does the rest.
+func Prepare(e Entry) *PreparedEntry {
+	p := &PreparedEntry{e: e, nkey: entryKey(e.Envelope)}
+	p.env, p.envErr = ParseEnvelope(e.Envelope)
+	if p.envErr == nil {
+		p.stmt, p.stmtErr = ParseStatement(p.env.Payload)
+	}
+	return p
+}
+
+// Entry is the entry p was prepared from.
+func (p *PreparedEntry) Entry() Entry { return p.e }
+
+// ApplyPrepared is Apply(v, p.Entry()), on the work Prepare did: the
+// same records, event and errors, in the same order of checks (a
+// duplicate envelope is reported before one that does not parse). It does
+// not change p.
+func ApplyPrepared(v View, p *PreparedEntry) ([]Record, *Event, error) {
 	if v == nil {
 		return nil, nil, errors.New("custody: Apply with a nil View")
 	}
+	e := p.e
 	if e.Index < 0 {
 		return nil, nil, fmt.Errorf("custody: Apply at negative index %d", e.Index)
 	}
-	a := &applier{tx: tx{v: v, set: make([]Record, 0, 4)}, e: e, ref: e.Ref()} // most entries set 3 or 4 records
+	a := &applier{tx: tx{v: v, set: make([]Record, 0, 4)}, e: e, ref: e.Ref(), prep: p} // most entries set 3 or 4 records
 	a.signers = a.signerBuf[:0]
 	ev, err := a.apply()
 	if err != nil {
@@ -514,12 +551,22 @@ func (t *tx) records() []Record {
 }
 
 func (t *tx) party(name string) (*PartyRecord, error) {
+	p, err := t.sharedParty(name)
+	if p == nil || err != nil {
+		return nil, err
+	}
+	return p.clone(), nil
+}
+
+// sharedParty is party, read-only: the record may be shared (sharedParty
+// in keycache.go), so nobody may change it.
+func (t *tx) sharedParty(name string) (*PartyRecord, error) {
 	key := partyKey(name)
 	b, ok, err := t.raw(key)
 	if !ok || err != nil {
 		return nil, err
 	}
-	p, err := cachedParty(b)
+	p, err := sharedParty(b)
 	if err != nil {
 		return nil, fmt.Errorf("custody: record %s does not decode: %w", key, err)
 	}
@@ -574,7 +621,7 @@ func entryKey(env []byte) string {
 // signer is one verified signature of the entry.
 type signer struct {
 	keyID string
-	party *PartyRecord // nil for the key an Enroll or KeyRotate adds
+	party *PartyRecord // nil for the key an Enroll or KeyRotate adds; shared: read only
 	name  string       // the party's name (for an added key, the predicate's party)
 }
 
@@ -582,6 +629,7 @@ type applier struct {
 	tx      tx
 	e       Entry
 	ref     LeafRef
+	prep    *PreparedEntry
 	stmt    *Statement
 	signers []signer
 
@@ -589,22 +637,23 @@ type applier struct {
 }
 
 func (a *applier) apply() (*Event, error) {
-	nkey := entryKey(a.e.Envelope)
+	p := a.prep
+	nkey := p.nkey
 	if prev, ok, err := a.tx.getInt(nkey); err != nil {
 		return nil, err
 	} else if ok {
 		return nil, &DuplicateError{Index: prev, At: a.e.Index}
 	}
-	env, err := ParseEnvelope(a.e.Envelope)
-	if err != nil {
-		return nil, err
+	if p.envErr != nil {
+		return nil, p.envErr
 	}
+	env := p.env
 	// Parsed before the signatures are checked only to find the key an
 	// Enroll or KeyRotate adds; nothing acts on it until they verify.
-	stmt, err := ParseStatement(env.Payload)
-	if err != nil {
-		return nil, err
+	if p.stmtErr != nil {
+		return nil, p.stmtErr
 	}
+	stmt := p.stmt
 	a.stmt = stmt
 	const genesis = "leaf 0 must enrol the ledger's admin, signed by the admin's key alone"
 	if a.e.Index == 0 && stmt.PredicateType != PredicateEnroll {
@@ -616,7 +665,10 @@ func (a *applier) apply() (*Event, error) {
 	if a.e.Index == 0 && (len(a.signers) != 1 || a.signers[0].party != nil) {
 		return nil, a.refuse("genesis", nil, a.signers[0].name, genesis)
 	}
-	var ev *Event
+	var (
+		ev  *Event
+		err error
+	)
 	switch stmt.PredicateType {
 	case PredicateEnroll:
 		ev, err = a.enroll()
@@ -718,7 +770,7 @@ func (a *applier) verify(env *Envelope) error {
 			a.signers = append(a.signers, signer{keyID: s.KeyID, name: newParty})
 			continue
 		}
-		p, err := a.tx.party(name)
+		p, err := a.tx.sharedParty(name) // a signer's record is only read
 		if err != nil {
 			return err
 		}

@@ -427,7 +427,7 @@ func policyLogVerifier(p *Policy) (note.Verifier, error) {
 // proofs, so that the windows in memory stay small however large the
 // leaves (up to ledger.MaxLeafSize each).
 const (
-	window      = 512
+	window      = 2048
 	windowBytes = 8 << 20
 )
 
@@ -860,7 +860,8 @@ type leafResult struct {
 	hash     ledger.Hash
 	problems []Problem
 	entry    custody.Entry
-	applied  bool // Apply ran (the leaf parsed)
+	prep     *custody.PreparedEntry // entry, prepared by the first phase
+	applied  bool                   // Apply ran (the leaf parsed)
 	recs     []custody.Record
 	ev       *custody.Event
 	err      error
@@ -873,7 +874,7 @@ type leafResult struct {
 
 // A window of leaves goes through three phases: first, in parallel,
 // everything that depends on no other leaf (checkStatic: the leaf parsed,
-// hashed and proved included); then, in parallel, custody.Apply run
+// hashed and proved included, its entry prepared for custody.Apply); then, in parallel, custody.Apply run
 // speculatively against the state before the window (checkApply); then,
 // in index order, the links between leaves and the custody commit
 // (commit). The first phase of a window runs while the window before it
@@ -960,6 +961,10 @@ func (v *bundleVerifier) checkStatic(it item, r *leafResult, memo *pathMemo) {
 			r.bad(m.Index, "inclusion", "%v", err)
 		}
 	}
+	if l.Index == m.Index {
+		r.entry = custody.Entry{Index: l.Index, LeafHash: r.hash, Time: l.Time, Envelope: l.Entry}
+		r.prep = custody.Prepare(r.entry) // what of Apply reads no state
+	}
 }
 
 // checkApply is the second phase for one leaf: custody.Apply against
@@ -969,9 +974,9 @@ func (v *bundleVerifier) checkApply(it item, r *leafResult) {
 	if l == nil || l.Index != it.leaf.Index {
 		return // not applied: it does not parse, or its index is not where it stands
 	}
-	r.entry = custody.Entry{Index: l.Index, LeafHash: r.hash, Time: l.Time, Envelope: l.Entry}
 	r.rv = recordingView{v: v.view, keys: r.readsBuf[:0]}
-	r.recs, r.ev, r.err = custody.Apply(&r.rv, r.entry)
+	r.recs, r.ev, r.err = custody.ApplyPrepared(&r.rv, r.prep)
+	r.prep = nil
 	r.reads, r.applied = r.rv.keys, true
 	if r.err == nil {
 		r.steps, r.rest = splitSteps(r.recs)
