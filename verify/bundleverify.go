@@ -292,11 +292,11 @@ func plural(n int) string {
 // VerifyBundle streams: it holds at most five windows of leaves and their
 // proofs (one being read, two queued, one being checked, and the one
 // before it, being committed, whose proofs and leaf bytes are dropped and
-// only its parsed leaves kept), each of at most 512 leaves and about 8 MiB
-// (windowBytes, plus one leaf and proof), one other member at a time
-// (report.html, read and dropped, is the largest: MaxReportSize), and
+// only its parsed leaves kept), each of at most 2048 leaves and about
+// 8 MiB (windowBytes, plus one leaf and proof), one other member at a
+// time (report.html, read and dropped, is the largest: MaxReportSize), and
 // never retains a leaf or a proof after checking it. That is at most
-// about 110 MiB, fixed; about 7 MiB for leaves of 1 KiB.
+// about 110 MiB, fixed; about 30 MiB for leaves of 1 KiB.
 // What it keeps grows with the custody state and the report, not with the
 // leaves' bytes:
 //
