@@ -326,6 +326,12 @@ type PreparedEntry struct {
 	envErr  error
 	stmt    *Statement
 	stmtErr error
+	// verified are the ids of the keys (PublicKey.KeyID, of the key
+	// itself) whose signature over this envelope ApplyPrepared has
+	// verified: applied again, against another state, the envelope's
+	// signatures by those keys are not checked again. Whether a signature
+	// verifies depends on the envelope and the key alone.
+	verified []string
 }
 
 // Prepare does the work of Apply on e that reads no state. It is safe to
@@ -344,8 +350,11 @@ func (p *PreparedEntry) Entry() Entry { return p.e }
 
 // ApplyPrepared is Apply(v, p.Entry()), on the work Prepare did: the
 // same records, event and errors, in the same order of checks (a
-// duplicate envelope is reported before one that does not parse). It does
-// not change p.
+// duplicate envelope is reported before one that does not parse). It
+// notes in p which keys' signatures verified, so that applying p again
+// against another state (a replay that applied it speculatively) checks
+// only the rules, and signatures by other keys; so one p must not be
+// applied on two goroutines at once.
 func ApplyPrepared(v View, p *PreparedEntry) ([]Record, *Event, error) {
 	if v == nil {
 		return nil, nil, errors.New("custody: Apply with a nil View")
@@ -764,7 +773,7 @@ func (a *applier) verify(env *Envelope) error {
 			if pub.KeyID() != newID {
 				return a.refuse("bad-predicate", nil, newParty, "the key added for %s has id %s, not %s", newParty, pub.KeyID(), quoteShort(newID))
 			}
-			if _, err := verifyParsed(env, pub); err != nil {
+			if err := a.verifySignature(env, pub); err != nil {
 				return err
 			}
 			a.signers = append(a.signers, signer{keyID: s.KeyID, name: newParty})
@@ -793,11 +802,24 @@ func (a *applier) verify(env *Envelope) error {
 		if err != nil {
 			return fmt.Errorf("custody: stored key %s of %s: %w", k.ID, name, err)
 		}
-		if _, err := verifyParsed(env, pub); err != nil {
+		if err := a.verifySignature(env, pub); err != nil {
 			return err
 		}
 		a.signers = append(a.signers, signer{keyID: s.KeyID, party: p, name: name})
 	}
+	return nil
+}
+
+// verifySignature checks that a signature of env by pub verifies, unless
+// one did when this prepared entry was applied before.
+func (a *applier) verifySignature(env *Envelope, pub *PublicKey) error {
+	if slices.Contains(a.prep.verified, pub.KeyID()) {
+		return nil
+	}
+	if _, err := verifyParsed(env, pub); err != nil {
+		return err
+	}
+	a.prep.verified = append(a.prep.verified, pub.KeyID())
 	return nil
 }
 

@@ -976,7 +976,6 @@ func (v *bundleVerifier) checkApply(it item, r *leafResult) {
 	}
 	r.rv = recordingView{v: v.view, keys: r.readsBuf[:0]}
 	r.recs, r.ev, r.err = custody.ApplyPrepared(&r.rv, r.prep)
-	r.prep = nil
 	r.reads, r.applied = r.rv.keys, true
 	if r.err == nil {
 		r.steps, r.rest = splitSteps(r.recs)
@@ -1032,8 +1031,11 @@ func (v *bundleVerifier) commit(m *Member, r *leafResult, written map[uint64]str
 	for _, k := range r.reads {
 		if _, ok := written[maphash.String(v.seed, k)]; ok {
 			// Speculated against a state an earlier leaf of the window
-			// changed: apply again against the true state.
-			recs, _, err = custody.Apply(v.view, r.entry)
+			// changed: apply again against the true state. The prepared
+			// entry holds the signatures already verified: only the
+			// rules are checked again (and the signatures of any other
+			// key the true state names).
+			recs, _, err = custody.ApplyPrepared(v.view, r.prep)
 			if err == nil {
 				steps, rest = splitSteps(recs)
 			}
