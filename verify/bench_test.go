@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -36,6 +37,16 @@ var benchEntries = func() int {
 	return 100_000
 }()
 
+// chainEntries is the size of BenchmarkVerifyBundleChains's bundle:
+// 30,000 entries, or $CUSTOS_BENCH_ENTRIES, rounded down to groups of 300.
+var chainEntries = func() int {
+	n := 30_000
+	if m, err := strconv.Atoi(os.Getenv("CUSTOS_BENCH_ENTRIES")); err == nil && m > 0 {
+		n = m
+	}
+	return max(300, n/300*300)
+}()
+
 // BenchmarkVerifyBundle verifies a bundle of 100,000 entries (an admin, one
 // collector, and 100,000 acquisitions of distinct exhibits, each an Ed25519
 // DSSE signature and the custody records of a new exhibit), and, in the
@@ -50,7 +61,29 @@ func BenchmarkVerifyBundle(b *testing.B) {
 	if testing.Short() {
 		b.Skip("builds a 100,000-entry bundle")
 	}
-	path, policy, msgs := benchBundle(b)
+	runVerifyBench(b, false)
+}
+
+// BenchmarkVerifyBundleChains is BenchmarkVerifyBundle on custody chains:
+// exhibits acquired, sealed and unsealed by one collector, a hundred
+// exhibits at a time (a hundred acquisitions, their hundred seals, their
+// hundred unseals), so that two of every three entries follow an earlier
+// event of their exhibit in the same window, and the verifier's
+// speculation against the state before the window is stale for them. It
+// has $CUSTOS_BENCH_ENTRIES entries or 30,000: the bundle's entries must be
+// signed one after the other (each names the leaf hash of its exhibit's
+// previous event).
+//
+//	go test ./verify -run '^$' -bench VerifyBundleChains -benchtime 1x
+func BenchmarkVerifyBundleChains(b *testing.B) {
+	if testing.Short() {
+		b.Skip("builds a 30,000-entry bundle")
+	}
+	runVerifyBench(b, true)
+}
+
+func runVerifyBench(b *testing.B, chains bool) {
+	path, policy, msgs, entries := benchBundle(b, chains)
 
 	// The physical limit: the same signatures, verified as fast as the
 	// cores allow.
@@ -91,8 +124,8 @@ func BenchmarkVerifyBundle(b *testing.B) {
 		if err != nil {
 			b.Fatalf("VerifyBundle = %v", err)
 		}
-		if r.Entries != int64(benchEntries+2) {
-			b.Fatalf("verified %d entries, want %d", r.Entries, benchEntries+2)
+		if r.Entries != int64(entries) {
+			b.Fatalf("verified %d entries, want %d", r.Entries, entries)
 		}
 		runtime.GC() // which also brings the cores' accounting up to date
 		cpu = cpu.add(readCPUClasses().sub(c0))
@@ -100,7 +133,7 @@ func BenchmarkVerifyBundle(b *testing.B) {
 		kept = ms.HeapAlloc - min(base, ms.HeapAlloc)
 		runtime.KeepAlive(r)
 	}
-	rate := float64(benchEntries+2) * float64(b.N) / elapsed.Seconds()
+	rate := float64(entries) * float64(b.N) / elapsed.Seconds()
 	b.ReportMetric(rate, "entries/s")
 	b.ReportMetric(limit, "ed25519/s")
 	b.ReportMetric(rate/limit, "ratio")
@@ -111,8 +144,8 @@ func BenchmarkVerifyBundle(b *testing.B) {
 	b.ReportMetric(cpu.idle/cpu.total, "idle-share")
 	b.ReportMetric(cpu.gc/cpu.total, "gc-share")
 	b.Logf("GOMAXPROCS %d, %d entries, %s: %.0f entries/s, raw Ed25519 %.0f/s, ratio %.2f, peak heap in use %.1f MiB, of which VerifyBundle's %.1f MiB (%.0f bytes/entry), report kept %.1f MiB; of the cores' time (Go's runtime/metrics), idle %.1f%%, collector %.1f%%, %.1f µs per entry in all",
-		runtime.GOMAXPROCS(0), benchEntries+2, gcSetting, rate, limit, rate/limit, float64(peak)/(1<<20), float64(own)/(1<<20), float64(own)/float64(benchEntries+2), float64(kept)/(1<<20),
-		100*cpu.idle/cpu.total, 100*cpu.gc/cpu.total, cpu.total*1e6/float64(b.N*(benchEntries+2)))
+		runtime.GOMAXPROCS(0), entries, gcSetting, rate, limit, rate/limit, float64(peak)/(1<<20), float64(own)/(1<<20), float64(own)/float64(entries), float64(kept)/(1<<20),
+		100*cpu.idle/cpu.total, 100*cpu.gc/cpu.total, cpu.total*1e6/float64(b.N*entries))
 }
 
 // cpuClasses are Go's accounting of the cores' time (runtime/metrics),
@@ -197,17 +230,23 @@ type signedMsg struct {
 }
 
 // benchBundle returns the path of the benchmark bundle (building it if it
-// is not in os.TempDir yet), its policy, and its leaves' signatures.
-func benchBundle(b *testing.B) (string, *verify.Policy, []signedMsg) {
+// is not in os.TempDir yet), its policy, its leaves' signatures and its
+// number of leaves.
+func benchBundle(b *testing.B, chains bool) (string, *verify.Policy, []signedMsg, int) {
 	dir := filepath.Join(os.TempDir(), "custos-bench")
-	path := filepath.Join(dir, fmt.Sprintf("verify-%d-v1.custos", benchEntries))
+	n := benchEntries
+	path := filepath.Join(dir, fmt.Sprintf("verify-%d-v1.custos", n))
+	if chains {
+		n = chainEntries
+		path = filepath.Join(dir, fmt.Sprintf("verify-chains-%d-v1.custos", n))
+	}
 	policyPath := path + ".policy"
 	if _, err := os.Stat(path); err != nil {
 		b.Logf("building %s", path)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			b.Fatal(err)
 		}
-		bundle, policy := buildBenchBundle(b, benchEntries)
+		bundle, policy := buildBenchBundle(b, n, chains)
 		if err := os.WriteFile(policyPath, policy.Marshal(), 0o644); err != nil {
 			b.Fatal(err)
 		}
@@ -229,6 +268,7 @@ func benchBundle(b *testing.B) (string, *verify.Policy, []signedMsg) {
 	}
 	// The signatures, for the raw limit: every signature of every leaf.
 	var msgs []signedMsg
+	leaves := 0
 	keys := map[string]ed25519.PublicKey{}
 	br := verify.NewBundleReader(bytes.NewReader(data))
 	for {
@@ -239,6 +279,7 @@ func benchBundle(b *testing.B) (string, *verify.Policy, []signedMsg) {
 		if m.Kind != verify.KindLeaf {
 			continue
 		}
+		leaves++
 		l, err := ledger.ParseLeaf(m.Data)
 		if err != nil {
 			b.Fatal(err)
@@ -265,13 +306,13 @@ func benchBundle(b *testing.B) (string, *verify.Policy, []signedMsg) {
 			msgs = append(msgs, signedMsg{pub: keys[s.KeyID], msg: pae, sig: s.Sig})
 		}
 	}
-	return path, policy, msgs
+	return path, policy, msgs, leaves
 }
 
 // buildBenchBundle builds a bundle of that many acquisitions in memory: leaves, the RFC 6962 tree
 // (sumdb/tlog stored hashes), proofs and a checkpoint cosigned by one
 // witness, as an export of a real ledger would hold them.
-func buildBenchBundle(b testing.TB, entries int) (bundle []byte, policy *verify.Policy) {
+func buildBenchBundle(b testing.TB, entries int, chains bool) (bundle []byte, policy *verify.Policy) {
 	const origin = "bench.example/custos"
 	newKey := func() *custody.PrivateKey {
 		priv, pub, err := custody.GenerateKey(custody.KeyEd25519, []byte("pw"))
@@ -302,15 +343,45 @@ func buildBenchBundle(b testing.TB, entries int) (bundle []byte, policy *verify.
 		return sign(custody.PredicateEnroll, custody.PartySubject(name, pub), custody.Enroll{Party: name, Org: name, Roles: []string{role},
 			Key: custody.KeyRef{ID: pub.KeyID(), PEM: string(pub.MarshalPEM())}}, append([]*custody.PrivateKey{k}, signers...)...)
 	}
+	acquire := func(i int) []byte {
+		sum := sha256.Sum256(fmt.Appendf(nil, "bench artifact %d", i))
+		id := fmt.Sprintf("BENCH-%06d", i)
+		return sign(custody.PredicateAcquire, custody.Subject{Name: id, Digest: map[string]string{"sha256": hex.EncodeToString(sum[:])}},
+			custody.Acquire{Exhibit: id, Size: 4096, Source: "bench", Method: "dd"}, collector)
+	}
 	envs := make([][]byte, entries+2)
 	envs[0] = enroll("admin", custody.RoleAdmin, admin)
 	envs[1] = enroll("collector", custody.RoleCollector, collector, admin)
-	parallel(entries, func(i int) {
-		sum := sha256.Sum256(fmt.Appendf(nil, "bench artifact %d", i))
-		id := fmt.Sprintf("BENCH-%06d", i)
-		envs[i+2] = sign(custody.PredicateAcquire, custody.Subject{Name: id, Digest: map[string]string{"sha256": hex.EncodeToString(sum[:])}},
-			custody.Acquire{Exhibit: id, Size: 4096, Source: "bench", Method: "dd"}, collector)
-	})
+	// next gives the envelope of leaf i, which may name the hash of an
+	// earlier leaf (hashOf); nil when the envelopes were made before.
+	var next func(i int, hashOf func(int) ledger.Hash) []byte
+	if !chains {
+		parallel(entries, func(i int) { envs[i+2] = acquire(i) })
+	} else {
+		// Groups of a hundred exhibits: their acquisitions, their seals,
+		// their unseals.
+		const group = 100
+		next = func(i int, hashOf func(int) ledger.Hash) []byte {
+			j := i - 2
+			g, k := j/(3*group), j%(3*group)
+			x := g*group + k%group
+			id := fmt.Sprintf("BENCH-%06d", x)
+			sum := sha256.Sum256(fmt.Appendf(nil, "bench artifact %d", x))
+			sub := custody.Subject{Name: id, Digest: map[string]string{"sha256": hex.EncodeToString(sum[:])}}
+			if k < group {
+				return acquire(x)
+			}
+			// The exhibit's previous event is a group of leaves back.
+			h := hashOf(i - group)
+			prev := custody.LeafRef{Index: int64(i - group), LeafHash: base64.StdEncoding.EncodeToString(h[:])}
+			switch k / group {
+			case 1:
+				return sign(custody.PredicateSeal, sub, custody.Seal{Exhibit: id, SealID: fmt.Sprintf("S-%d", x), Prev: prev}, collector)
+			default:
+				return sign(custody.PredicateUnseal, sub, custody.Unseal{Exhibit: id, SealID: fmt.Sprintf("S-%d", x), Reason: "examination", Prev: prev}, collector)
+			}
+		}
+	}
 
 	// Leaves and the tree.
 	var stored []tlog.Hash
@@ -324,7 +395,11 @@ func buildBenchBundle(b testing.TB, entries int) (bundle []byte, policy *verify.
 	leaves := make([][]byte, len(envs))
 	var prev ledger.Hash
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	hashOf := func(i int) ledger.Hash { return ledger.LeafHash(leaves[i]) }
 	for i, env := range envs {
+		if env == nil {
+			env = next(i, hashOf)
+		}
 		l := ledger.Leaf{Index: int64(i), Prev: prev, Time: t0.Add(time.Duration(i) * time.Second), Entry: env}
 		leaves[i] = l.Marshal()
 		prev = ledger.LeafHash(leaves[i])

@@ -21,7 +21,7 @@ func TestVerifyBundleMemory(t *testing.T) {
 		t.Skip("builds a 20,000-entry bundle; the race detector's shadow memory would count")
 	}
 	const entries = 20_000
-	bundle, policy := buildBenchBundle(t, entries)
+	bundle, policy := buildBenchBundle(t, entries, false)
 	runtime.GC()
 	base := liveHeap()
 
