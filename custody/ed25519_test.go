@@ -13,7 +13,8 @@ import (
 // point decoded once) to crypto/ed25519.Verify over the DSSE PAE that
 // go-securesystemslib builds: for a signature made by a key from seed with
 // one bit of the signature or key flipped (flip), and for any key and
-// signature bytes at all (rawPub, rawSig).
+// signature bytes at all (rawPub, rawSig); both ways, with and without the
+// key's table (baseTable).
 func FuzzEd25519Agrees(f *testing.F) {
 	f.Add(bytes.Repeat([]byte{7}, 32), PayloadType, []byte(`{"_type":"x"}`), uint(0), []byte(nil), []byte(nil))
 	f.Add([]byte("seed"), PayloadType, []byte("payload"), uint(1000), bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 64))
@@ -39,6 +40,11 @@ func FuzzEd25519Agrees(f *testing.F) {
 			got := err == nil && k.verifyPAE(payloadType, payload, sig)
 			if got != want {
 				t.Fatalf("%s: key %x sig %x: verifyPAE = %v, crypto/ed25519.Verify = %v (decode error %v)", what, pub, sig, got, want, err)
+			}
+			if err == nil {
+				if got := withTable(t, pub).verifyPAE(payloadType, payload, sig); got != want {
+					t.Fatalf("%s: key %x sig %x: verifyPAE on the key's table = %v, crypto/ed25519.Verify = %v", what, pub, sig, got, want)
+				}
 			}
 		}
 		var s [ed25519.SeedSize]byte
