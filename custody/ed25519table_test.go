@@ -5,7 +5,9 @@ import (
 	"crypto/ed25519"
 	"crypto/sha512"
 	"encoding/hex"
+	"runtime"
 	"testing"
+	"time"
 
 	"filippo.io/edwards25519"
 	ssldsse "github.com/secure-systems-lab/go-securesystemslib/dsse"
@@ -149,4 +151,47 @@ func BenchmarkEd25519Key(b *testing.B) {
 			newBaseTable(&k.minusA)
 		}
 	})
+}
+
+// TestEd25519TableBudget: no more than maxTables tables are alive; a key
+// past the budget still checks its signatures (the slower way), and a
+// collected key gives its table's place back.
+func TestEd25519TableBudget(t *testing.T) {
+	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{5}, 32))
+	pub := priv.Public().(ed25519.PublicKey)
+	payload := []byte("p")
+	sig := ed25519.Sign(priv, ssldsse.PAE(PayloadType, payload))
+	use := func(k *ed25519Key) {
+		for range tableAfter {
+			if !k.verifyPAE(PayloadType, payload, sig) {
+				t.Fatal("a valid signature does not verify")
+			}
+		}
+	}
+	var keys []*ed25519Key
+	for liveTables.Load() < maxTables {
+		k, _ := newEd25519Key(pub)
+		use(k)
+		if k.table.Load() == nil {
+			t.Fatalf("no table with %d of %d alive", liveTables.Load(), maxTables)
+		}
+		keys = append(keys, k)
+	}
+	over, _ := newEd25519Key(pub)
+	use(over)
+	if over.table.Load() != nil || !over.noTable.Load() {
+		t.Fatalf("a table made past the budget (%d alive)", liveTables.Load())
+	}
+	if !over.verifyPAE(PayloadType, payload, sig) {
+		t.Fatal("a key past the budget does not verify")
+	}
+	runtime.KeepAlive(keys)
+	for range 100 {
+		runtime.GC()
+		if liveTables.Load() < maxTables {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%d tables still counted alive after their keys were collected", liveTables.Load())
 }
