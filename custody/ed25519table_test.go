@@ -5,6 +5,8 @@ import (
 	"crypto/ed25519"
 	"crypto/sha512"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -168,6 +170,7 @@ func TestEd25519TableBudget(t *testing.T) {
 			}
 		}
 	}
+	start := liveTables.Load()
 	var keys []*ed25519Key
 	for liveTables.Load() < maxTables {
 		k, _ := newEd25519Key(pub)
@@ -188,10 +191,40 @@ func TestEd25519TableBudget(t *testing.T) {
 	runtime.KeepAlive(keys)
 	for range 100 {
 		runtime.GC()
-		if liveTables.Load() < maxTables {
+		if liveTables.Load() <= start {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("%d tables still counted alive after their keys were collected", liveTables.Load())
+	t.Fatalf("%d tables still counted alive after their keys were collected (%d before the test)", liveTables.Load(), start)
+}
+
+// TestApplyOnKeyTable: through Apply, once the collector's key has its
+// table, its valid acquisitions are accepted and one with a forged
+// signature is refused for its signature.
+func TestApplyOnKeyTable(t *testing.T) {
+	l := baseLedger(t)
+	for i := range 2 * tableAfter {
+		id := fmt.Sprintf("CERT-UA-1%03d", i)
+		l.must(l.acquireEnv(pCERT, id, digestsOf(id)))
+	}
+	pub := l.keys[pCERT].Public()
+	k, err := cachedPublicKey(string(pub.MarshalPEM()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.ed25519.table.Load() == nil {
+		t.Fatalf("the collector's key has no table after %d signatures (%d tables alive)", 2*tableAfter, liveTables.Load())
+	}
+	env, err := ParseEnvelope(l.acquireEnv(pCERT, "CERT-UA-2000", digestsOf("CERT-UA-2000")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Signatures[0].Sig[40] ^= 2
+	_, err = l.submit(env.Marshal())
+	var se *SignatureError
+	if !errors.As(err, &se) {
+		t.Fatalf("forged signature on the key's table: %v, want a *SignatureError", err)
+	}
+	l.must(l.acquireEnv(pCERT, "CERT-UA-2001", digestsOf("CERT-UA-2001")))
 }
