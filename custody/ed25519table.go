@@ -113,7 +113,9 @@ func (k *ed25519Key) tableFor() *baseTable {
 	if t := k.table.Load(); t != nil {
 		return t
 	}
-	if k.uses.Add(1) < tableAfter || k.noTable.Load() {
+	// A key over the budget is not counted: that would be a write to a
+	// shared word on every check, by every worker.
+	if k.noTable.Load() || k.uses.Add(1) < tableAfter {
 		return nil
 	}
 	k.once.Do(func() {

@@ -15,7 +15,8 @@ import (
 	ssldsse "github.com/secure-systems-lab/go-securesystemslib/dsse"
 )
 
-// withTable returns a copy of k's check that always takes the table path.
+// withTable decodes pub with its table already made, so that every check
+// takes the table path.
 func withTable(t testing.TB, pub []byte) *ed25519Key {
 	t.Helper()
 	k, err := newEd25519Key(pub)
@@ -73,7 +74,7 @@ func TestBaseTableMult(t *testing.T) {
 				y := scalars[(i*7+3)%len(scalars)]
 				want := new(edwards25519.Point).Add(new(edwards25519.Point).ScalarMult(x, p), new(edwards25519.Point).ScalarMult(y, q))
 				got := doubleBaseMult(new(edwards25519.Point), x, pt, y, qt)
-				if got.Equal(want) != 1 || !bytes.Equal(got.Bytes(), want.Bytes()) {
+				if got.Equal(want) != 1 {
 					t.Fatalf("%s, %s: x=%x y=%x: table gives %x, ScalarMult %x", pn, qn, x.Bytes(), y.Bytes(), got.Bytes(), want.Bytes())
 				}
 			}
